@@ -1,0 +1,32 @@
+"""Prints each push to a stream (stdout by default), like Django's console email backend."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import uuid
+from typing import Any, ClassVar
+
+from ..message import PushMessage, Target
+from ..results import SendResult
+from .base import BaseBackend
+
+_write_lock = threading.Lock()
+
+
+class ConsoleBackend(BaseBackend):
+    default_options: ClassVar[dict[str, Any]] = {"stream": None}
+
+    async def send_one(self, message: PushMessage, target: Target) -> SendResult:
+        stream = self.options["stream"] or sys.stdout
+        message_id = uuid.uuid4().hex
+        payload = {"title": message.title, "body": message.body, "data": message.data}
+        line = (
+            f"[django_push:{self.alias}/{self.application}] to {target!r} id={message_id} "
+            f"{json.dumps(payload, ensure_ascii=False, default=str)}\n"
+        )
+        with _write_lock:
+            stream.write(line)
+            stream.flush()
+        return SendResult.sent(message_id)

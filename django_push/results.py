@@ -1,0 +1,73 @@
+"""The closed vocabulary of outcomes every backend speaks, and one normalized result per target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class DeliveryStatus(models.TextChoices):
+    """Normalized outcome of one push to one device.
+
+    Backends return only the six service outcomes (SENT … FAILED). PENDING and SKIPPED exist for
+    Delivery rows: not tried yet, or deliberately not sent (preferences, rate limits, cancel).
+    """
+
+    PENDING = "pending", _("pending")
+    SENT = "sent", _("sent")
+    INVALID_TOKEN = "invalid_token", _("invalid token")
+    REJECTED = "rejected", _("rejected")
+    THROTTLED = "throttled", _("throttled")
+    UNAVAILABLE = "unavailable", _("unavailable")
+    FAILED = "failed", _("failed")
+    SKIPPED = "skipped", _("skipped")
+
+    @property
+    def retryable(self) -> bool:
+        return self in RETRYABLE_STATUSES
+
+    @property
+    def final(self) -> bool:
+        """Whether a Delivery in this status will never be sent again."""
+        return self not in (DeliveryStatus.PENDING, *RETRYABLE_STATUSES)
+
+
+RETRYABLE_STATUSES = frozenset({DeliveryStatus.THROTTLED, DeliveryStatus.UNAVAILABLE})
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What one push service said about one target.
+
+    ``ambiguous`` marks a failure after which the service may already have accepted the push (the
+    connection was lost after the request was written): a retry may duplicate it, so it is recorded.
+    ``invalid_since`` is APNs' 410 timestamp: a device registered after it stays active.
+    """
+
+    status: DeliveryStatus
+    message_id: str = ""
+    error_code: str = ""
+    reason: str = ""
+    retry_after: float | None = None
+    invalid_since: datetime | None = None
+    ambiguous: bool = False
+    status_code: int | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in RETRYABLE_STATUSES
+
+    @property
+    def ok(self) -> bool:
+        return self.status == DeliveryStatus.SENT
+
+    @classmethod
+    def sent(cls, message_id: str = "", status_code: int | None = 200) -> SendResult:
+        return cls(DeliveryStatus.SENT, message_id=message_id, status_code=status_code)
+
+    @classmethod
+    def unavailable(cls, error_code: str, reason: str = "", *, ambiguous: bool = False) -> SendResult:
+        return cls(DeliveryStatus.UNAVAILABLE, error_code=error_code, reason=reason, ambiguous=ambiguous)
