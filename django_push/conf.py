@@ -34,6 +34,12 @@ DEFAULTS: dict[str, Any] = {
     # In eager mode (no broker) retries sleep in-process, at most this long in total per chunk.
     "EAGER_RETRY_MAX_WAIT": 30.0,
     "FAILURE_THRESHOLD": 3,
+    # A delivery claimed longer ago than this is taken to belong to a crashed worker and is resent.
+    "IN_FLIGHT_TIMEOUT": 300,
+    # Dotted paths of callables (notification, devices) -> {device_id: Skip | Hold} (see filters.py).
+    "DELIVERY_FILTERS": [],
+    # Dotted path of a callable (notification, device) -> PushMessage; None: the same for everyone.
+    "MESSAGE_RENDERER": None,
     "STALE_DEVICE_DAYS": 270,
     "DELIVERY_RETENTION_DAYS": 90,
     "WEBPUSH_ALLOWED_HOSTS": list(DEFAULT_WEBPUSH_ALLOWED_HOSTS),

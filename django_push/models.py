@@ -185,6 +185,8 @@ class Notification(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    planned_at = models.DateTimeField(_("audience resolved"), null=True, blank=True, editable=False,
+                                      help_text=_("When every chunk of the audience had been queued."))
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=NotificationStatus.choices,
                               default=NotificationStatus.QUEUED)
@@ -243,6 +245,9 @@ class Delivery(models.Model):
         _("retried after ambiguous failure"), default=False,
         help_text=_("Resent after a connection was lost once the service may have accepted it."))
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claim = models.CharField(_("claimed by"), max_length=32, blank=True, editable=False,
+                             help_text=_("The send attempt that owns this delivery while it is in flight."))
+    in_flight_since = models.DateTimeField(_("in flight since"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
@@ -255,6 +260,8 @@ class Delivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["notification", "status"], name="django_push_deliv_status"),
+            models.Index(fields=["notification", "claim"], name="django_push_deliv_claim"),
+            models.Index(fields=["status", "next_attempt_at"], name="django_push_deliv_due"),
             models.Index(fields=["created_at"], name="django_push_deliv_created"),
         ]
 

@@ -9,6 +9,7 @@ fork (Celery's prefork pool), because a forked child does not inherit the parent
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 from collections.abc import Coroutine
@@ -45,6 +46,11 @@ def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
             "A backend's synchronous send() was called from a running event loop; await asend() instead."
         )
     return asyncio.run_coroutine_threadsafe(coro, get_loop()).result(timeout)
+
+
+def run_soon(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    """Start ``coro`` on the push loop and return at once with a future for its result."""
+    return asyncio.run_coroutine_threadsafe(coro, get_loop())
 
 
 def on_push_loop() -> bool:

@@ -1,0 +1,1 @@
+"""Admin registrations live in submodules; imported here so ``admin.autodiscover`` finds them."""
