@@ -63,8 +63,9 @@ def devices_for(audience: dict[str, Any]) -> QuerySet[Device]:
         if audience.get("devices"):
             selector |= Q(pk__in=audience["devices"])
         if audience.get("topics"):
-            selector |= Q(pk__in=Device.objects.filter(subscriptions__topic__name__in=audience["topics"])
-                          .values("pk"))
+            selector |= Q(
+                pk__in=Device.objects.filter(subscriptions__topic__name__in=audience["topics"]).values("pk")
+            )
     qs = Device.objects.active().filter(selector)
     if audience.get("platforms"):
         qs = qs.filter(platform__in=audience["platforms"])

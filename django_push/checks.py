@@ -12,8 +12,14 @@ from .exceptions import PushConfigurationError
 
 BACKEND_KEYS = {"BACKEND", "OPTIONS"}
 APPLICATION_KEYS = {"PLATFORM", "OPTIONS"}
-POSITIVE_INTS = ("CHUNK_SIZE", "MAX_ATTEMPTS", "FAILURE_THRESHOLD", "STALE_DEVICE_DAYS",
-                 "DELIVERY_RETENTION_DAYS", "WEBPUSH_DEFAULT_TTL")
+POSITIVE_INTS = (
+    "CHUNK_SIZE",
+    "MAX_ATTEMPTS",
+    "FAILURE_THRESHOLD",
+    "STALE_DEVICE_DAYS",
+    "DELIVERY_RETENTION_DAYS",
+    "WEBPUSH_DEFAULT_TTL",
+)
 
 
 def register() -> None:
@@ -25,94 +31,149 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
     raw = getattr(settings, "DJANGO_PUSH", {})
     if not isinstance(raw, dict):
-        return [checks.Error("DJANGO_PUSH must be a dict.", hint="Set DJANGO_PUSH = {\"BACKENDS\": {...}}.",
-                             id="django_push.E001")]
+        return [
+            checks.Error(
+                "DJANGO_PUSH must be a dict.",
+                hint='Set DJANGO_PUSH = {"BACKENDS": {...}}.',
+                id="django_push.E001",
+            )
+        ]
     errors: list[checks.CheckMessage] = []
     for key in sorted(set(raw) - set(DEFAULTS)):
-        errors.append(checks.Error(f"DJANGO_PUSH has an unknown key {key!r}.",
-                                   hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.", id="django_push.E002"))
+        errors.append(
+            checks.Error(
+                f"DJANGO_PUSH has an unknown key {key!r}.",
+                hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+                id="django_push.E002",
+            )
+        )
     for key in POSITIVE_INTS:
         value = raw.get(key, DEFAULTS[key])
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            errors.append(checks.Error(f'DJANGO_PUSH["{key}"] must be a positive integer, not {value!r}.',
-                                       hint=f"The default is {DEFAULTS[key]!r}.", id="django_push.E003"))
+            errors.append(
+                checks.Error(
+                    f'DJANGO_PUSH["{key}"] must be a positive integer, not {value!r}.',
+                    hint=f"The default is {DEFAULTS[key]!r}.",
+                    id="django_push.E003",
+                )
+            )
     errors += _check_backends(raw.get("BACKENDS", {}))
     errors += _check_applications(raw.get("APPLICATIONS", {}), raw.get("BACKENDS", {}))
     hosts = raw.get("WEBPUSH_ALLOWED_HOSTS", DEFAULTS["WEBPUSH_ALLOWED_HOSTS"])
     if not isinstance(hosts, list | tuple) or not all(isinstance(h, str) and h for h in hosts):
-        errors.append(checks.Error('DJANGO_PUSH["WEBPUSH_ALLOWED_HOSTS"] must be a list of host names.',
-                                   hint='e.g. ["fcm.googleapis.com", "*.notify.windows.com"]',
-                                   id="django_push.E010"))
+        errors.append(
+            checks.Error(
+                'DJANGO_PUSH["WEBPUSH_ALLOWED_HOSTS"] must be a list of host names.',
+                hint='e.g. ["fcm.googleapis.com", "*.notify.windows.com"]',
+                id="django_push.E010",
+            )
+        )
     return errors
 
 
 def _check_backends(backends: Any) -> list[checks.CheckMessage]:
     if not isinstance(backends, dict):
-        return [checks.Error('DJANGO_PUSH["BACKENDS"] must be a dict keyed by platform.',
-                             hint=f"Platforms: {', '.join(PLATFORMS)}.", id="django_push.E004")]
+        return [
+            checks.Error(
+                'DJANGO_PUSH["BACKENDS"] must be a dict keyed by platform.',
+                hint=f"Platforms: {', '.join(PLATFORMS)}.",
+                id="django_push.E004",
+            )
+        ]
     errors: list[checks.CheckMessage] = []
     for alias, conf in backends.items():
         path = f'DJANGO_PUSH["BACKENDS"]["{alias}"]'
         if alias not in PLATFORMS:
-            errors.append(checks.Error(f"{path}: {alias!r} is not a platform.",
-                                       hint=f"Use one of {', '.join(PLATFORMS)}.", id="django_push.E005"))
+            errors.append(
+                checks.Error(
+                    f"{path}: {alias!r} is not a platform.",
+                    hint=f"Use one of {', '.join(PLATFORMS)}.",
+                    id="django_push.E005",
+                )
+            )
             continue
         if not isinstance(conf, dict) or not isinstance(conf.get("BACKEND"), str):
-            errors.append(checks.Error(f'{path} must be a dict with a "BACKEND" dotted path.',
-                                       hint='e.g. {"BACKEND": "django_push.backends.console.ConsoleBackend"}',
-                                       id="django_push.E006"))
+            errors.append(
+                checks.Error(
+                    f'{path} must be a dict with a "BACKEND" dotted path.',
+                    hint='e.g. {"BACKEND": "django_push.backends.console.ConsoleBackend"}',
+                    id="django_push.E006",
+                )
+            )
             continue
         unknown = set(conf) - BACKEND_KEYS
         if unknown:
-            errors.append(checks.Error(f"{path} has unknown key(s) {', '.join(sorted(map(repr, unknown)))}.",
-                                       hint='Only "BACKEND" and "OPTIONS".', id="django_push.E007"))
+            errors.append(
+                checks.Error(
+                    f"{path} has unknown key(s) {', '.join(sorted(map(repr, unknown)))}.",
+                    hint='Only "BACKEND" and "OPTIONS".',
+                    id="django_push.E007",
+                )
+            )
         try:
             cls = import_string(conf["BACKEND"])
         except ImportError as exc:
-            errors.append(checks.Error(f'{path}["BACKEND"] = {conf["BACKEND"]!r} cannot be imported: {exc}',
-                                       hint="Check the dotted path and that the module is installed.",
-                                       id="django_push.E008"))
+            errors.append(
+                checks.Error(
+                    f'{path}["BACKEND"] = {conf["BACKEND"]!r} cannot be imported: {exc}',
+                    hint="Check the dotted path and that the module is installed.",
+                    id="django_push.E008",
+                )
+            )
             continue
         options = conf.get("OPTIONS") or {}
         if not isinstance(options, dict):
             errors.append(checks.Error(f'{path}["OPTIONS"] must be a dict.', hint="", id="django_push.E006"))
             continue
-        if _has_applications_for(alias):
-            options_to_check = None  # checked per application below, where the merge is complete
-        else:
-            options_to_check = options
-        if options_to_check is not None:
-            errors += _check_options(cls, options_to_check, f'{path}["OPTIONS"]')
+        # With applications listed, options are checked per application, where the merge is complete.
+        if not _has_applications_for(alias):
+            errors += _check_options(cls, options, f'{path}["OPTIONS"]')
     for platform in PLATFORMS:
         if platform not in backends:
-            errors.append(checks.Warning(
-                f"No backend is configured for platform {platform!r}; its devices cannot be sent to.",
-                hint=f'Add DJANGO_PUSH["BACKENDS"]["{platform}"], e.g. the console backend in development.',
-                id="django_push.W001"))
+            errors.append(
+                checks.Warning(
+                    f"No backend is configured for platform {platform!r}; its devices cannot be sent to.",
+                    hint=f'Add DJANGO_PUSH["BACKENDS"]["{platform}"] (the console backend in development).',
+                    id="django_push.W001",
+                )
+            )
     return errors
 
 
 def _has_applications_for(platform: str) -> bool:
-    return any(isinstance(c, dict) and c.get("PLATFORM") == platform
-               for c in push_settings.APPLICATIONS.values())
+    return any(
+        isinstance(c, dict) and c.get("PLATFORM") == platform for c in push_settings.APPLICATIONS.values()
+    )
 
 
 def _check_applications(applications: Any, backends: Any) -> list[checks.CheckMessage]:
     if not isinstance(applications, dict):
-        return [checks.Error('DJANGO_PUSH["APPLICATIONS"] must be a dict keyed by application name.',
-                             hint='e.g. {"ios-main": {"PLATFORM": "apns", "OPTIONS": {"topic": "com.example"}}}',
-                             id="django_push.E009")]
+        return [
+            checks.Error(
+                'DJANGO_PUSH["APPLICATIONS"] must be a dict keyed by application name.',
+                hint='e.g. {"ios-main": {"PLATFORM": "apns", "OPTIONS": {"topic": "com.example"}}}',
+                id="django_push.E009",
+            )
+        ]
     errors: list[checks.CheckMessage] = []
     for name, conf in applications.items():
         path = f'DJANGO_PUSH["APPLICATIONS"]["{name}"]'
         if not isinstance(conf, dict) or conf.get("PLATFORM") not in PLATFORMS:
-            errors.append(checks.Error(f'{path} needs "PLATFORM", one of {", ".join(PLATFORMS)}.',
-                                       hint="", id="django_push.E009"))
+            errors.append(
+                checks.Error(
+                    f'{path} needs "PLATFORM", one of {", ".join(PLATFORMS)}.', hint="", id="django_push.E009"
+                )
+            )
             continue
         unknown = set(conf) - APPLICATION_KEYS
         if unknown:
-            errors.append(checks.Error(f"{path} has unknown key(s) {', '.join(sorted(map(repr, unknown)))}.",
-                                       hint='Only "PLATFORM" and "OPTIONS".', id="django_push.E009"))
+            errors.append(
+                checks.Error(
+                    f"{path} has unknown key(s) {', '.join(sorted(map(repr, unknown)))}.",
+                    hint='Only "PLATFORM" and "OPTIONS".',
+                    id="django_push.E009",
+                )
+            )
         backend = backends.get(conf["PLATFORM"]) if isinstance(backends, dict) else None
         if not isinstance(backend, dict) or not isinstance(backend.get("BACKEND"), str):
             continue  # reported by the backend checks (W001/E006)
@@ -129,6 +190,9 @@ def _check_options(cls: Any, options: dict[str, Any], path: str) -> list[checks.
     try:
         cls.check_options(options, setting_path=path)
     except PushConfigurationError as exc:
-        return [checks.Error(str(exc), hint="See the backend's page in docs/ for its options.",
-                             id="django_push.E011")]
+        return [
+            checks.Error(
+                str(exc), hint="See the backend's page in docs/ for its options.", id="django_push.E011"
+            )
+        ]
     return []

@@ -13,19 +13,25 @@ from .models import Delivery, Device
 BATCH = 50_000
 
 
-def clear_stale_devices(days: int, *, delete: bool = False, dry_run: bool = False,
-                        now: datetime | None = None) -> int:
+def clear_stale_devices(
+    days: int, *, delete: bool = False, dry_run: bool = False, now: datetime | None = None
+) -> int:
     """Deactivate (or delete) devices with no success in ``days``; returns how many."""
     now = now or timezone.now()
     qs = stale_devices(days, now)
     if dry_run:
         return (qs if delete else qs.filter(active=True)).count()
     if delete:
-        return _batched(qs, lambda ids: Device.objects.filter(pk__in=ids).delete()[1].get(
-            Device._meta.label, 0))
+        return _batched(
+            qs, lambda ids: Device.objects.filter(pk__in=ids).delete()[1].get(Device._meta.label, 0)
+        )
     reason = f"stale: no successful push in {days} days"
-    return _batched(qs.filter(active=True), lambda ids: Device.objects.filter(pk__in=ids, active=True).update(
-        active=False, deactivated_at=now, deactivation_reason=reason))
+    return _batched(
+        qs.filter(active=True),
+        lambda ids: Device.objects.filter(pk__in=ids, active=True).update(
+            active=False, deactivated_at=now, deactivation_reason=reason
+        ),
+    )
 
 
 def prune_deliveries(days: int, *, now: datetime | None = None) -> int:

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -45,20 +45,48 @@ logger = logging.getLogger("django_push.dispatch")
 
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.THROTTLED, DeliveryStatus.UNAVAILABLE)
 FLUSH_INTERVAL = 0.05
-DEVICE_FIELDS = ("id", "platform", "application", "address", "p256dh", "auth", "environment", "active",
-                 "registered_at", "locale", "time_zone", "owner_id")
+DEVICE_FIELDS = (
+    "id",
+    "platform",
+    "application",
+    "address",
+    "p256dh",
+    "auth",
+    "environment",
+    "active",
+    "registered_at",
+    "locale",
+    "time_zone",
+    "owner_id",
+)
 
 
-def create(*, audience: dict[str, Any], message: PushMessage | None = None, created_by: Any = None,
-           scheduled_at: datetime | None = None, notification_type: str = "", **fields: Any) -> Notification:
+def create(
+    *,
+    audience: dict[str, Any],
+    message: PushMessage | None = None,
+    created_by: Any = None,
+    scheduled_at: datetime | None = None,
+    notification_type: str = "",
+    **fields: Any,
+) -> Notification:
     """Store a notification (validated audience) without sending it."""
     audience_mod.validate(audience)
     if message is not None:
         fields = {**_fields_from_message(message), **fields}
-    status = NotificationStatus.SCHEDULED if scheduled_at and scheduled_at > timezone.now() \
+    status = (
+        NotificationStatus.SCHEDULED
+        if scheduled_at and scheduled_at > timezone.now()
         else NotificationStatus.QUEUED
-    return Notification.objects.create(audience=audience, created_by=created_by, scheduled_at=scheduled_at,
-                                       notification_type=notification_type, status=status, **fields)
+    )
+    return Notification.objects.create(
+        audience=audience,
+        created_by=created_by,
+        scheduled_at=scheduled_at,
+        notification_type=notification_type,
+        status=status,
+        **fields,
+    )
 
 
 def notify(**kwargs: Any) -> Notification:
@@ -75,12 +103,14 @@ def queue_notification(notification: Notification) -> None:
     # SCHEDULED ones are started by send_due() when their time comes (beat, or `sendduepush`).
 
 
-def send_message(message: PushMessage, devices: Iterable[Device], *, created_by: Any = None,
-                 notification_type: str = "") -> Notification:
+def send_message(
+    message: PushMessage, devices: Iterable[Device], *, created_by: Any = None, notification_type: str = ""
+) -> Notification:
     """Send ``message`` to ``devices`` now, synchronously, with the same record as any broadcast."""
     ids = [d.pk for d in devices]
-    notification = create(audience={"devices": ids}, message=message, created_by=created_by,
-                          notification_type=notification_type)
+    notification = create(
+        audience={"devices": ids}, message=message, created_by=created_by, notification_type=notification_type
+    )
     plan(notification.pk, inline=True)
     notification.refresh_from_db()
     return notification
@@ -89,8 +119,13 @@ def send_message(message: PushMessage, devices: Iterable[Device], *, created_by:
 def cancel(notification: Notification) -> bool:
     """Cancel a notification that has not finished; chunks not yet sent are skipped."""
     updated = Notification.objects.filter(
-        pk=notification.pk, status__in=[NotificationStatus.QUEUED, NotificationStatus.SCHEDULED,
-                                        NotificationStatus.SENDING, NotificationStatus.DRAFT],
+        pk=notification.pk,
+        status__in=[
+            NotificationStatus.QUEUED,
+            NotificationStatus.SCHEDULED,
+            NotificationStatus.SENDING,
+            NotificationStatus.DRAFT,
+        ],
     ).update(status=NotificationStatus.CANCELLED, finished_at=timezone.now())
     notification.refresh_from_db()
     return bool(updated)
@@ -100,13 +135,16 @@ def plan(notification_id: int, inline: bool = False) -> None:
     """Start a due notification: pre_send, then one job per keyset chunk of its audience."""
     now = timezone.now()
     started = Notification.objects.filter(
-        Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now), pk=notification_id,
+        Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now),
+        pk=notification_id,
         status__in=[NotificationStatus.QUEUED, NotificationStatus.SCHEDULED],
     ).update(status=NotificationStatus.SENDING, started_at=now)
     notification = Notification.objects.filter(pk=notification_id).first()
     if notification is None:
         return
-    if not started and not (notification.status == NotificationStatus.SENDING and notification.planned_at is None):
+    if not started and not (
+        notification.status == NotificationStatus.SENDING and notification.planned_at is None
+    ):
         return  # cancelled, not due, or already planned by another run
     if started:
         responses = pre_send.send(sender=Notification, notification=notification)
@@ -132,10 +170,22 @@ def process_chunk(notification_id: int, device_ids: Sequence[int], attempt: int 
     now = timezone.now()
     devices = {d.pk: d for d in Device.objects.filter(pk__in=device_ids).only(*DEVICE_FIELDS)}
     Delivery.objects.bulk_create(
-        [Delivery(notification_id=notification_id, device_id=pk, platform=d.platform, created_at=now,
-                  updated_at=now) for pk, d in devices.items()],
+        [
+            Delivery(
+                notification_id=notification_id,
+                device_id=pk,
+                platform=d.platform,
+                created_at=now,
+                updated_at=now,
+            )
+            for pk, d in devices.items()
+        ],
         ignore_conflicts=True,
     )
+    missing = len(set(device_ids) - set(devices))
+    if missing and attempt == 1:
+        # Deleted since the audience was resolved: nothing to send, but the count must add up.
+        Notification.objects.filter(pk=notification_id).update(skipped=F("skipped") + missing)
     rows = _claim(notification_id, list(devices), now)
     if not rows:
         _maybe_finish(notification_id)
@@ -153,8 +203,12 @@ def process_chunk(notification_id: int, device_ids: Sequence[int], attempt: int 
         _schedule_retry(notification, [pk for pk, _ in retry], max(ra for _, ra in retry), attempt)
     if held_until:
         ids = [pk for pk, _ in held_until]
-        jobs.enqueue("chunk", notification_id, ids, countdown=max(
-            0.0, (max(until for _, until in held_until) - timezone.now()).total_seconds()))
+        jobs.enqueue(
+            "chunk",
+            notification_id,
+            ids,
+            countdown=max(0.0, (max(until for _, until in held_until) - timezone.now()).total_seconds()),
+        )
     _maybe_finish(notification_id)
 
 
@@ -165,18 +219,24 @@ def _claim(notification_id: int, device_ids: list[int], now: datetime) -> list[t
     claimable = Delivery.objects.filter(
         Q(claim="") | Q(in_flight_since__lt=stale),
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        notification_id=notification_id, device_id__in=device_ids, status__in=OPEN,
+        notification_id=notification_id,
+        device_id__in=device_ids,
+        status__in=OPEN,
     )
     # A stale claim means a worker died mid-send: the service may already have the push.
     claimable.exclude(claim="").update(ambiguous_retry=True)
     if not claimable.update(claim=claim, in_flight_since=now, next_attempt_at=None):
         return []
-    return list(Delivery.objects.filter(notification_id=notification_id, claim=claim)
-                .values_list("id", "device_id", "attempts"))
+    return list(
+        Delivery.objects.filter(notification_id=notification_id, claim=claim).values_list(
+            "id", "device_id", "attempts"
+        )
+    )
 
 
-def _apply_filters(notification: Notification, rows: list[tuple[int, int, int]], devices: dict[int, Device],
-                   now: datetime) -> tuple[list[tuple[int, int, int]], list[tuple[int, datetime]]]:
+def _apply_filters(
+    notification: Notification, rows: list[tuple[int, int, int]], devices: dict[int, Device], now: datetime
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, datetime]]]:
     if not rows or not push_settings.DELIVERY_FILTERS:
         return rows, []
     decisions = decide(notification, [devices[r[1]] for r in rows])
@@ -187,8 +247,9 @@ def _apply_filters(notification: Notification, rows: list[tuple[int, int, int]],
         if isinstance(decision, Skip):
             skipped[decision.reason].append(row[0])
         elif isinstance(decision, Hold):
-            Delivery.objects.filter(pk=row[0]).update(claim="", in_flight_since=None,
-                                                      next_attempt_at=decision.until, reason=decision.reason)
+            Delivery.objects.filter(pk=row[0]).update(
+                claim="", in_flight_since=None, next_attempt_at=decision.until, reason=decision.reason
+            )
             held.append((row[1], decision.until))
         else:
             keep.append(row)
@@ -206,8 +267,9 @@ def _render(notification: Notification, devices: Sequence[Device]) -> dict[int, 
     return {d.pk: renderer(notification, d) for d in devices}
 
 
-def _send_and_record(notification: Notification, rows: list[tuple[int, int, int]],
-                     devices: dict[int, Device]) -> list[tuple[int, float]]:
+def _send_and_record(
+    notification: Notification, rows: list[tuple[int, int, int]], devices: dict[int, Device]
+) -> list[tuple[int, float]]:
     """Send every row, recording answers in small batches while the rest are in flight."""
     if not rows:
         return []
@@ -280,46 +342,60 @@ def backoff(attempt: int) -> float:
     return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
-def _schedule_retry(notification: Notification, device_ids: list[int], retry_after: float, attempt: int) -> None:
+def _schedule_retry(
+    notification: Notification, device_ids: list[int], retry_after: float, attempt: int
+) -> None:
     """Retry only the retryable devices, after the larger of Retry-After and the backoff."""
     delay = max(retry_after, backoff(attempt))
     Delivery.objects.filter(notification=notification, device_id__in=device_ids, status__in=OPEN).update(
-        next_attempt_at=timezone.now() + timedelta(seconds=delay))
+        next_attempt_at=timezone.now() + timedelta(seconds=delay)
+    )
     jobs.enqueue("chunk", notification.pk, device_ids, attempt + 1, countdown=delay)
 
 
 def _maybe_finish(notification_id: int) -> None:
+    """Mark done once planned and every targeted delivery has a final outcome.
+
+    Judged by the counters, which move in the same transaction as the delivery rows: a chunk that
+    has not started yet has no rows, so "no open rows" alone would finish too early.
+    """
     n = Notification.objects.filter(pk=notification_id).first()
     if n is None or n.planned_at is None or n.status != NotificationStatus.SENDING:
         return
-    if Delivery.objects.filter(notification_id=notification_id, status__in=OPEN).exists():
+    if n.sent + n.failed + n.invalid + n.skipped < n.targeted:
         return
-    status = NotificationStatus.FAILED if (n.targeted and not n.sent and n.failed) else NotificationStatus.DONE
+    status = (
+        NotificationStatus.FAILED if (n.targeted and not n.sent and n.failed) else NotificationStatus.DONE
+    )
     Notification.objects.filter(pk=notification_id, status=NotificationStatus.SENDING).update(
-        status=status, finished_at=timezone.now())
+        status=status, finished_at=timezone.now()
+    )
 
 
 def send_due(now: datetime | None = None, grace: float = 60.0) -> int:
     """Start scheduled notifications that are due and re-run retries whose job was lost."""
     now = now or timezone.now()
     count = 0
-    for pk in Notification.objects.filter(status=NotificationStatus.SCHEDULED, scheduled_at__lte=now) \
-            .values_list("pk", flat=True):
+    for pk in Notification.objects.filter(
+        status=NotificationStatus.SCHEDULED, scheduled_at__lte=now
+    ).values_list("pk", flat=True):
         jobs.enqueue("plan", pk)
         count += 1
     overdue = now - timedelta(seconds=grace)
     stale = now - timedelta(seconds=push_settings.IN_FLIGHT_TIMEOUT)
     lost = Delivery.objects.filter(
-        Q(next_attempt_at__lte=overdue) | Q(next_attempt_at__isnull=True, claim="", created_at__lte=overdue)
+        Q(next_attempt_at__lte=overdue)
+        | Q(next_attempt_at__isnull=True, claim="", created_at__lte=overdue)
         | Q(in_flight_since__lt=stale),
-        status__in=OPEN, notification__status=NotificationStatus.SENDING,
+        status__in=OPEN,
+        notification__status=NotificationStatus.SENDING,
     ).values_list("notification_id", "device_id")
     by_notification: dict[int, list[int]] = defaultdict(list)
     for notification_id, device_id in lost.iterator():
         by_notification[notification_id].append(device_id)
     for notification_id, device_ids in by_notification.items():
         for start in range(0, len(device_ids), push_settings.CHUNK_SIZE):
-            jobs.enqueue("chunk", notification_id, device_ids[start:start + push_settings.CHUNK_SIZE])
+            jobs.enqueue("chunk", notification_id, device_ids[start : start + push_settings.CHUNK_SIZE])
             count += 1
     return count
 
@@ -327,7 +403,19 @@ def send_due(now: datetime | None = None, grace: float = 60.0) -> int:
 def _fields_from_message(message: PushMessage) -> dict[str, Any]:
     from .models import MESSAGE_OPTION_FIELDS
 
-    options = {k: getattr(message, k) for k in MESSAGE_OPTION_FIELDS if getattr(message, k) not in (None, "", [], False)}
-    return {"title": message.title, "body": message.body, "data": message.data, "priority": message.priority,
-            "ttl": message.ttl, "collapse_key": message.collapse_key, "push_type": message.push_type,
-            "overrides": message.overrides, "options": options}
+    options = {
+        k: getattr(message, k)
+        for k in MESSAGE_OPTION_FIELDS
+        if getattr(message, k) not in (None, "", [], False)
+    }
+    return {
+        "title": message.title,
+        "body": message.body,
+        "data": message.data,
+        "priority": message.priority,
+        "ttl": message.ttl,
+        "collapse_key": message.collapse_key,
+        "push_type": message.push_type,
+        "overrides": message.overrides,
+        "options": options,
+    }

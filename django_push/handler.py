@@ -8,6 +8,7 @@ reused across sends; changing DJANGO_PUSH (``override_settings``) drops them.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -82,10 +83,9 @@ class BackendHandler:
             old, self._backends = list(self._backends.values()), {}
         for backend in old:
             if backend.opened and not loop.on_push_loop():
-                try:
+                # Closing is best effort; the instances are gone either way.
+                with contextlib.suppress(Exception):
                     loop.run(backend.aclose(), timeout=5)
-                except Exception:  # closing is best effort; the instances are gone either way
-                    pass
 
 
 backends = BackendHandler()

@@ -41,20 +41,23 @@ def apply(outcomes: Sequence[tuple[Device, SendResult]], now: datetime | None = 
             failed[_reason(result)[:255]].append(device.pk)
 
     if sent_ids:
-        Device.objects.filter(pk__in=sent_ids).update(last_success_at=now, failure_count=0,
-                                                      last_failure_reason="")
+        Device.objects.filter(pk__in=sent_ids).update(
+            last_success_at=now, failure_count=0, last_failure_reason=""
+        )
     deactivated: list[Device] = []
     for reason, devices in invalid.items():
         ids = [d.pk for d in devices]
         changed = set(_deactivate(Device.objects.filter(pk__in=ids, active=True), reason, now))
         deactivated += [_mark(d, reason) for d in devices if d.pk in changed]
     for reason, ids in failed.items():
-        Device.objects.filter(pk__in=ids).update(failure_count=F("failure_count") + 1,
-                                                 last_failure_reason=reason)
+        Device.objects.filter(pk__in=ids).update(
+            failure_count=F("failure_count") + 1, last_failure_reason=reason
+        )
     if failed:
         all_failed = [pk for ids in failed.values() for pk in ids]
-        over = Device.objects.filter(pk__in=all_failed, active=True,
-                                     failure_count__gte=push_settings.FAILURE_THRESHOLD)
+        over = Device.objects.filter(
+            pk__in=all_failed, active=True, failure_count__gte=push_settings.FAILURE_THRESHOLD
+        )
         reason = f"{push_settings.FAILURE_THRESHOLD} consecutive failures"
         changed = set(_deactivate(over, reason, now))
         deactivated += [_mark(d, reason) for d, _ in outcomes if d.pk in changed]
@@ -78,7 +81,8 @@ def _deactivate(queryset: QuerySet[Device], reason: str, now: datetime) -> list[
     ids = list(queryset.values_list("pk", flat=True))
     if ids:
         Device.objects.filter(pk__in=ids, active=True).update(
-            active=False, deactivated_at=now, deactivation_reason=reason[:255])
+            active=False, deactivated_at=now, deactivation_reason=reason[:255]
+        )
     return ids
 
 

@@ -37,34 +37,68 @@ class Environment(models.TextChoices):
 
 
 class Device(models.Model):
-    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False,
-                                 help_text=_("Opaque id used in API URLs, so tokens never appear there."))
+    public_id = models.UUIDField(
+        _("public id"),
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text=_("Opaque id used in API URLs, so tokens never appear there."),
+    )
     platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices)
-    application = models.CharField(_("application"), max_length=100, default="default",
-                                   help_text=_("Key of DJANGO_PUSH['APPLICATIONS'], or 'default'."))
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
-                              on_delete=models.CASCADE, related_name="push_devices")
-    address = models.TextField(_("push address"),
-                               help_text=_("APNs/FCM device token, or the Web Push endpoint URL."))
-    address_hash = models.CharField(_("address hash"), max_length=64, editable=False,
-                                    help_text=_("SHA-256 of the address; unique per platform and app."))
-    p256dh = models.CharField(_("p256dh key"), max_length=128, blank=True,
-                              help_text=_("Web Push subscription public key (base64url)."))
-    auth = models.CharField(_("auth secret"), max_length=64, blank=True,
-                            help_text=_("Web Push subscription auth secret (base64url)."))
-    environment = models.CharField(_("APNs environment"), max_length=16, choices=Environment.choices,
-                                   default=Environment.PRODUCTION,
-                                   help_text=_("Which APNs host serves this token."))
+    application = models.CharField(
+        _("application"),
+        max_length=100,
+        default="default",
+        help_text=_("Key of DJANGO_PUSH['APPLICATIONS'], or 'default'."),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="push_devices",
+    )
+    address = models.TextField(
+        _("push address"), help_text=_("APNs/FCM device token, or the Web Push endpoint URL.")
+    )
+    address_hash = models.CharField(
+        _("address hash"),
+        max_length=64,
+        editable=False,
+        help_text=_("SHA-256 of the address; unique per platform and app."),
+    )
+    p256dh = models.CharField(
+        _("p256dh key"),
+        max_length=128,
+        blank=True,
+        help_text=_("Web Push subscription public key (base64url)."),
+    )
+    auth = models.CharField(
+        _("auth secret"),
+        max_length=64,
+        blank=True,
+        help_text=_("Web Push subscription auth secret (base64url)."),
+    )
+    environment = models.CharField(
+        _("APNs environment"),
+        max_length=16,
+        choices=Environment.choices,
+        default=Environment.PRODUCTION,
+        help_text=_("Which APNs host serves this token."),
+    )
     name = models.CharField(_("name"), max_length=255, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
     locale = models.CharField(_("locale"), max_length=35, blank=True, help_text=_("BCP 47, e.g. 'fr-CA'."))
-    time_zone = models.CharField(_("time zone"), max_length=64, blank=True,
-                                 help_text=_("IANA name, e.g. 'Europe/Paris'."))
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, help_text=_("IANA name, e.g. 'Europe/Paris'.")
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
-    registered_at = models.DateTimeField(_("registered"), default=timezone.now,
-                                         help_text=_("Last time the app (re-)registered this address."))
+    registered_at = models.DateTimeField(
+        _("registered"), default=timezone.now, help_text=_("Last time the app (re-)registered this address.")
+    )
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
     last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
     failure_count = models.PositiveIntegerField(_("consecutive failures"), default=0)
@@ -78,8 +112,9 @@ class Device(models.Model):
         verbose_name = _("device")
         verbose_name_plural = _("devices")
         constraints = [
-            models.UniqueConstraint(fields=["platform", "application", "address_hash"],
-                                    name="django_push_device_unique_address"),
+            models.UniqueConstraint(
+                fields=["platform", "application", "address_hash"], name="django_push_device_unique_address"
+            ),
         ]
         indexes = [
             models.Index(fields=["active", "platform", "application", "id"], name="django_push_dev_audience"),
@@ -113,8 +148,11 @@ class Device(models.Model):
 class Topic(models.Model):
     name = models.SlugField(_("name"), max_length=100, unique=True)
     description = models.CharField(_("description"), max_length=255, blank=True)
-    self_subscribe = models.BooleanField(_("clients may subscribe"), default=True,
-                                         help_text=_("Whether an app may subscribe its device by itself."))
+    self_subscribe = models.BooleanField(
+        _("clients may subscribe"),
+        default=True,
+        help_text=_("Whether an app may subscribe its device by itself."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     class Meta:
@@ -127,10 +165,12 @@ class Topic(models.Model):
 
 
 class Subscription(models.Model):
-    device = models.ForeignKey(Device, verbose_name=_("device"), on_delete=models.CASCADE,
-                               related_name="subscriptions")
-    topic = models.ForeignKey(Topic, verbose_name=_("topic"), on_delete=models.CASCADE,
-                              related_name="subscriptions")
+    device = models.ForeignKey(
+        Device, verbose_name=_("device"), on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    topic = models.ForeignKey(
+        Topic, verbose_name=_("topic"), on_delete=models.CASCADE, related_name="subscriptions"
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     class Meta:
@@ -156,8 +196,21 @@ class NotificationStatus(models.TextChoices):
 
 
 MESSAGE_OPTION_FIELDS = (
-    "badge", "sound", "category", "thread_id", "image", "icon", "url", "channel_id", "title_loc_key",
-    "title_loc_args", "loc_key", "loc_args", "mutable_content", "content_available", "relevance_score",
+    "badge",
+    "sound",
+    "category",
+    "thread_id",
+    "image",
+    "icon",
+    "url",
+    "channel_id",
+    "title_loc_key",
+    "title_loc_args",
+    "loc_key",
+    "loc_args",
+    "mutable_content",
+    "content_available",
+    "relevance_score",
     "interruption_level",
 )
 
@@ -166,30 +219,56 @@ class Notification(models.Model):
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(_("title"), max_length=255, blank=True)
     body = models.TextField(_("body"), blank=True)
-    data = models.JSONField(_("data"), default=dict, blank=True,
-                            help_text=_("Custom key/value data delivered to the app."))
-    overrides = models.JSONField(_("per-platform overrides"), default=dict, blank=True,
-                                 help_text=_('e.g. {"apns": {...}, "fcm": {...}, "webpush": {...}}'))
-    options = models.JSONField(_("message options"), default=dict, blank=True,
-                               help_text=_("badge, sound, image, url, loc keys …"))
-    priority = models.CharField(_("priority"), max_length=10, default="normal",
-                                choices=[(p, p) for p in ("critical", "high", "normal", "low")])
+    data = models.JSONField(
+        _("data"), default=dict, blank=True, help_text=_("Custom key/value data delivered to the app.")
+    )
+    overrides = models.JSONField(
+        _("per-platform overrides"),
+        default=dict,
+        blank=True,
+        help_text=_('e.g. {"apns": {...}, "fcm": {...}, "webpush": {...}}'),
+    )
+    options = models.JSONField(
+        _("message options"), default=dict, blank=True, help_text=_("badge, sound, image, url, loc keys …")
+    )
+    priority = models.CharField(
+        _("priority"),
+        max_length=10,
+        default="normal",
+        choices=[(p, p) for p in ("critical", "high", "normal", "low")],
+    )
     ttl = models.PositiveIntegerField(_("time to live (s)"), null=True, blank=True)
     collapse_key = models.CharField(_("collapse key"), max_length=64, blank=True)
     push_type = models.CharField(_("push type"), max_length=20, default="alert")
     notification_type = models.CharField(_("notification type"), max_length=64, blank=True)
-    audience = models.JSONField(_("audience"), default=dict, blank=True,
-                                help_text=_("Who receives it: users, devices, topics, platforms, applications."))
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True,
-                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    audience = models.JSONField(
+        _("audience"),
+        default=dict,
+        blank=True,
+        help_text=_("Who receives it: users, devices, topics, platforms, applications."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
-    planned_at = models.DateTimeField(_("audience resolved"), null=True, blank=True, editable=False,
-                                      help_text=_("When every chunk of the audience had been queued."))
+    planned_at = models.DateTimeField(
+        _("audience resolved"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When every chunk of the audience had been queued."),
+    )
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=NotificationStatus.choices,
-                              default=NotificationStatus.QUEUED)
+    status = models.CharField(
+        _("status"), max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED
+    )
     targeted = models.PositiveIntegerField(_("targeted"), default=0)
     sent = models.PositiveIntegerField(_("sent"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
@@ -223,30 +302,46 @@ class Notification(models.Model):
     def to_message(self) -> PushMessage:
         options = {k: v for k, v in (self.options or {}).items() if k in MESSAGE_OPTION_FIELDS}
         return PushMessage(
-            title=self.title, body=self.body, data=dict(self.data or {}), priority=self.priority,  # type: ignore[arg-type]
-            ttl=self.ttl, collapse_key=self.collapse_key, push_type=self.push_type,
-            overrides=dict(self.overrides or {}), **options,
+            title=self.title,
+            body=self.body,
+            data=dict(self.data or {}),
+            priority=self.priority,  # type: ignore[arg-type]
+            ttl=self.ttl,
+            collapse_key=self.collapse_key,
+            push_type=self.push_type,
+            overrides=dict(self.overrides or {}),
+            **options,
         )
 
 
 class Delivery(models.Model):
-    notification = models.ForeignKey(Notification, verbose_name=_("notification"), on_delete=models.CASCADE,
-                                     related_name="deliveries")
-    device = models.ForeignKey(Device, verbose_name=_("device"), on_delete=models.CASCADE,
-                               related_name="deliveries")
+    notification = models.ForeignKey(
+        Notification, verbose_name=_("notification"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    device = models.ForeignKey(
+        Device, verbose_name=_("device"), on_delete=models.CASCADE, related_name="deliveries"
+    )
     platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices)
-    status = models.CharField(_("status"), max_length=16, choices=DeliveryStatus.choices,
-                              default=DeliveryStatus.PENDING)
+    status = models.CharField(
+        _("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     message_id = models.CharField(_("provider message id"), max_length=255, blank=True)
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     ambiguous_retry = models.BooleanField(
-        _("retried after ambiguous failure"), default=False,
-        help_text=_("Resent after a connection was lost once the service may have accepted it."))
+        _("retried after ambiguous failure"),
+        default=False,
+        help_text=_("Resent after a connection was lost once the service may have accepted it."),
+    )
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
-    claim = models.CharField(_("claimed by"), max_length=32, blank=True, editable=False,
-                             help_text=_("The send attempt that owns this delivery while it is in flight."))
+    claim = models.CharField(
+        _("claimed by"),
+        max_length=32,
+        blank=True,
+        editable=False,
+        help_text=_("The send attempt that owns this delivery while it is in flight."),
+    )
     in_flight_since = models.DateTimeField(_("in flight since"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)

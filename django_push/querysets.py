@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 
 if TYPE_CHECKING:
-    from .models import Device
+    pass
 
 
 class DeviceQuerySet(models.QuerySet["Device"]):

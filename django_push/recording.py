@@ -66,8 +66,13 @@ def record(notification: Notification, outcomes: Sequence[Outcome], now: datetim
     with transaction.atomic():
         for (status, code, reason, ambiguous), ids in groups.items():
             fields = {
-                "status": status, "error_code": code, "reason": reason, "attempts": F("attempts") + 1,
-                "claim": "", "in_flight_since": None, "updated_at": now,
+                "status": status,
+                "error_code": code,
+                "reason": reason,
+                "attempts": F("attempts") + 1,
+                "claim": "",
+                "in_flight_since": None,
+                "updated_at": now,
             }
             if status == DeliveryStatus.SENT:
                 fields["sent_at"] = now
@@ -78,7 +83,8 @@ def record(notification: Notification, outcomes: Sequence[Outcome], now: datetim
             _set_message_ids(message_ids)
         if any(counts.values()):
             Notification.objects.filter(pk=notification.pk).update(
-                **{k: F(k) + v for k, v in counts.items() if v})
+                **{k: F(k) + v for k, v in counts.items() if v}
+            )
         lifecycle.apply(final_results, now)
     if post_send.has_listeners(Notification):
         post_send.send(sender=Notification, notification=notification, outcomes=final_results)
@@ -90,7 +96,7 @@ def _set_message_ids(pairs: list[tuple[int, str]]) -> None:
     table = Delivery._meta.db_table
     qn = connection.ops.quote_name
     for start in range(0, len(pairs), 400):  # stay under SQLite's bound-parameter limit
-        batch = pairs[start:start + 400]
+        batch = pairs[start : start + 400]
         values = ", ".join(["(%s, %s)"] * len(batch))
         if connection.vendor == "postgresql":
             values = ", ".join(["(%s::bigint, %s)"] * len(batch))
@@ -116,5 +122,6 @@ def skip(notification: Notification, delivery_ids: Sequence[int], reason: str, n
         return
     with transaction.atomic():
         n = Delivery.objects.filter(pk__in=delivery_ids).update(
-            status=DeliveryStatus.SKIPPED, reason=reason[:500], claim="", in_flight_since=None, updated_at=now)
+            status=DeliveryStatus.SKIPPED, reason=reason[:500], claim="", in_flight_since=None, updated_at=now
+        )
         Notification.objects.filter(pk=notification.pk).update(skipped=F("skipped") + n)

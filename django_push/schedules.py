@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 PERIODIC_TASKS: tuple[dict[str, Any], ...] = (
-    {"name": "django_push: clear stale devices", "task": "django_push.clear_stale_devices",
-     "crontab": {"minute": "17", "hour": "3"}},
-    {"name": "django_push: prune old deliveries", "task": "django_push.prune_deliveries",
-     "crontab": {"minute": "37", "hour": "3"}},
-    {"name": "django_push: send due notifications and retries", "task": "django_push.send_due",
-     "interval": {"every": 1, "period": "minutes"}},
+    {
+        "name": "django_push: clear stale devices",
+        "task": "django_push.clear_stale_devices",
+        "crontab": {"minute": "17", "hour": "3"},
+    },
+    {
+        "name": "django_push: prune old deliveries",
+        "task": "django_push.prune_deliveries",
+        "crontab": {"minute": "37", "hour": "3"},
+    },
+    {
+        "name": "django_push: send due notifications and retries",
+        "task": "django_push.send_due",
+        "interval": {"every": 1, "period": "minutes"},
+    },
 )
 
 
@@ -29,11 +38,15 @@ def ensure_periodic_tasks(sender: Any = None, **kwargs: Any) -> int:
     for spec in PERIODIC_TASKS:
         defaults: dict[str, Any] = {"task": spec["task"]}
         if "crontab" in spec:
-            schedule, _ = CrontabSchedule.objects.using(using).get_or_create(**spec["crontab"], timezone="UTC")
+            schedule, _ = CrontabSchedule.objects.using(using).get_or_create(
+                **spec["crontab"], timezone="UTC"
+            )
             defaults.update(crontab=schedule, interval=None)
         else:
             interval, _ = IntervalSchedule.objects.using(using).get_or_create(**spec["interval"])
             defaults.update(interval=interval, crontab=None)
-        _, was_created = PeriodicTask.objects.using(using).update_or_create(name=spec["name"], defaults=defaults)
+        _, was_created = PeriodicTask.objects.using(using).update_or_create(
+            name=spec["name"], defaults=defaults
+        )
         created += was_created
     return created

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import dispatch
 from .conf import push_settings
 
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
@@ -17,16 +16,22 @@ TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result
 
 @shared_task(name="django_push.start_notification", **TASK_OPTIONS)
 def start_notification(notification_id: int) -> None:
+    from . import dispatch  # imported here: a worker imports this module before Django is set up
+
     dispatch.plan(notification_id)
 
 
 @shared_task(name="django_push.send_chunk", **TASK_OPTIONS)
 def send_chunk(notification_id: int, device_ids: list[int], attempt: int = 1) -> None:
+    from . import dispatch
+
     dispatch.process_chunk(notification_id, device_ids, attempt)
 
 
 @shared_task(name="django_push.send_due", **TASK_OPTIONS)
 def send_due() -> int:
+    from . import dispatch
+
     return dispatch.send_due()
 
 

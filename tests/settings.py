@@ -59,13 +59,22 @@ if SERVICES:
             "PORT": os.environ.get("PGPORT", "5432"),
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        }
+    }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_TASK_ALWAYS_EAGER = not SERVICES
+CELERY_BROKER_URL = os.environ.get("DJANGO_PUSH_TEST_BROKER", "redis://127.0.0.1:6379/14") if SERVICES else ""
+# A task whose worker was SIGKILLed comes back after this long (Redis has no broker-side acks).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 20}
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 DJANGO_PUSH = {
     "BACKENDS": {
@@ -76,3 +85,10 @@ DJANGO_PUSH = {
     "RETRY_BACKOFF_BASE": 0.01,
     "RETRY_BACKOFF_MAX": 0.05,
 }
+
+# The services suite starts Celery workers with their own DJANGO_PUSH (e.g. real backends pointed at
+# the local fake push service), passed as JSON.
+if os.environ.get("DJANGO_PUSH_TEST_SETTINGS_JSON"):
+    import json
+
+    DJANGO_PUSH = json.loads(os.environ["DJANGO_PUSH_TEST_SETTINGS_JSON"])

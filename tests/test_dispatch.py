@@ -47,8 +47,10 @@ def test_invalid_since_before_reregistration_keeps_device():
     from django.utils import timezone
 
     device = DeviceFactory()
-    testing.script_outcome(device.address, SendResult(DeliveryStatus.INVALID_TOKEN,
-                                                      invalid_since=timezone.now() - timedelta(days=1)))
+    testing.script_outcome(
+        device.address,
+        SendResult(DeliveryStatus.INVALID_TOKEN, invalid_since=timezone.now() - timedelta(days=1)),
+    )
     dispatch.send_message(PushMessage(title="x"), [device])
     device.refresh_from_db()
     assert device.active
@@ -175,8 +177,9 @@ def test_cancel_scheduled_before_start():
     from django.utils import timezone
 
     device = DeviceFactory()
-    n = dispatch.notify(title="later", audience={"devices": [device.pk]},
-                        scheduled_at=timezone.now() + timedelta(hours=1))
+    n = dispatch.notify(
+        title="later", audience={"devices": [device.pk]}, scheduled_at=timezone.now() + timedelta(hours=1)
+    )
     assert n.status == "scheduled"
     assert dispatch.send_due() == 0
     assert dispatch.cancel(n) and n.status == "cancelled"
@@ -191,8 +194,9 @@ def test_scheduled_goes_out_when_due():
     from django.utils import timezone
 
     device = DeviceFactory()
-    n = dispatch.notify(title="later", audience={"devices": [device.pk]},
-                        scheduled_at=timezone.now() + timedelta(hours=1))
+    n = dispatch.notify(
+        title="later", audience={"devices": [device.pk]}, scheduled_at=timezone.now() + timedelta(hours=1)
+    )
     # send_due told the wrong time queues it, but plan() itself refuses what is not due yet:
     assert dispatch.send_due(now=timezone.now() + timedelta(hours=2)) == 1
     n.refresh_from_db()
@@ -201,3 +205,14 @@ def test_scheduled_goes_out_when_due():
     assert dispatch.send_due() == 1
     n.refresh_from_db()
     assert n.status == "done" and len(testing.outbox) == 1
+
+
+def test_device_deleted_after_planning_is_counted_as_skipped():
+    keep, gone = DeviceFactory.create_batch(2)
+    n = dispatch.create(audience={"devices": [keep.pk, gone.pk]}, title="x")
+    ids = [keep.pk, gone.pk]
+    gone.delete()
+    Notification.objects.filter(pk=n.pk).update(status="sending", targeted=2, planned_at=n.created_at)
+    dispatch.process_chunk(n.pk, ids)
+    n.refresh_from_db()
+    assert (n.sent, n.skipped, n.status) == (1, 1, "done")

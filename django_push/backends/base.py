@@ -120,8 +120,9 @@ class BaseBackend:
         """Send ``message`` to every target; exactly one result per target, in order.
 
         ``on_result(index, result)`` is called as each answer arrives (on the sending loop), so a
-        caller can record outcomes before the whole batch is done. Raises :class:`PushAuthError` only when the service refuses our credentials; the exception's
-        ``results`` then holds one result per target (those sent before it are SENT).
+        caller can record outcomes before the whole batch is done. Raises :class:`PushAuthError`
+        only when the service refuses our credentials; the exception's ``results`` then holds one
+        result per target (those sent before it are SENT).
         """
         targets = list(targets)
         if not targets:
@@ -150,15 +151,19 @@ class BaseBackend:
                     mapped = result_for_exception(exc)
                     if mapped is None:
                         logger.exception("%s backend failed on %r", self.alias, target)
-                        mapped = SendResult(DeliveryStatus.FAILED, error_code=type(exc).__name__,
-                                            reason=str(exc)[:500])
+                        mapped = SendResult(
+                            DeliveryStatus.FAILED, error_code=type(exc).__name__, reason=str(exc)[:500]
+                        )
                     return mapped
 
         outcomes = await asyncio.gather(*(one(i, t) for i, t in enumerate(targets)))
         auth_error = next((o for o in outcomes if isinstance(o, PushAuthError)), None)
         results = [
-            o if isinstance(o, SendResult)
-            else SendResult(DeliveryStatus.FAILED, error_code=getattr(o, "reason", "") or "auth", reason=str(o))
+            o
+            if isinstance(o, SendResult)
+            else SendResult(
+                DeliveryStatus.FAILED, error_code=getattr(o, "reason", "") or "auth", reason=str(o)
+            )
             for o in outcomes
         ]
         if auth_error is not None:

@@ -49,7 +49,9 @@ class BackendContract:
         seen: list[int] = []
         from django_push.backends import loop
 
-        loop.run(backend.asend(PushMessage(title="t"), self.make_targets(7), on_result=lambda i, r: seen.append(i)))
+        loop.run(
+            backend.asend(PushMessage(title="t"), self.make_targets(7), on_result=lambda i, r: seen.append(i))
+        )
         assert sorted(seen) == list(range(7))
 
     def test_unknown_option_names_the_setting(self):
@@ -76,6 +78,9 @@ class ScriptableContract(BackendContract):
         self.script(targets[2], DeliveryStatus.UNAVAILABLE)
         results = backend.send(PushMessage(title="t"), targets)
         assert [r.status for r in results] == [
-            DeliveryStatus.SENT, DeliveryStatus.INVALID_TOKEN, DeliveryStatus.UNAVAILABLE, DeliveryStatus.SENT,
+            DeliveryStatus.SENT,
+            DeliveryStatus.INVALID_TOKEN,
+            DeliveryStatus.UNAVAILABLE,
+            DeliveryStatus.SENT,
         ]
         assert results[2].retryable and not results[1].retryable

@@ -1,0 +1,10 @@
+"""The example site's Celery app: `celery -A example_project worker` (needs DJANGO_PUSH_BROKER_URL)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+app = Celery("example_project")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["django_push"])

@@ -1,0 +1,59 @@
+import pytest
+from django.core import checks
+
+from django_push.checks import check_settings
+
+LOCMEM = {"BACKEND": "django_push.backends.locmem.LocmemBackend"}
+ALL = {"apns": LOCMEM, "fcm": LOCMEM, "webpush": LOCMEM}
+
+
+def ids(settings, value):
+    settings.DJANGO_PUSH = value
+    return sorted(m.id for m in check_settings())
+
+
+def test_valid_settings_have_no_messages(settings):
+    assert ids(settings, {"BACKENDS": ALL}) == []
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ([], "django_push.E001"),
+        ({"BACKENDS": ALL, "BAKENDS": {}}, "django_push.E002"),
+        ({"BACKENDS": ALL, "CHUNK_SIZE": 0}, "django_push.E003"),
+        ({"BACKENDS": ALL, "MAX_ATTEMPTS": "5"}, "django_push.E003"),
+        ({"BACKENDS": []}, "django_push.E004"),
+        ({"BACKENDS": {**ALL, "gcm": LOCMEM}}, "django_push.E005"),
+        ({"BACKENDS": {**ALL, "apns": {"OPTIONS": {}}}}, "django_push.E006"),
+        ({"BACKENDS": {**ALL, "apns": {**LOCMEM, "OPTIONZ": {}}}}, "django_push.E007"),
+        ({"BACKENDS": {**ALL, "apns": {"BACKEND": "no.such.Backend"}}}, "django_push.E008"),
+        ({"BACKENDS": ALL, "APPLICATIONS": {"x": {"PLATFORM": "bb"}}}, "django_push.E009"),
+        ({"BACKENDS": ALL, "WEBPUSH_ALLOWED_HOSTS": "fcm.googleapis.com"}, "django_push.E010"),
+        ({"BACKENDS": {**ALL, "apns": {**LOCMEM, "OPTIONS": {"nope": 1}}}}, "django_push.E011"),
+        ({"BACKENDS": {"apns": LOCMEM, "fcm": LOCMEM}}, "django_push.W001"),
+    ],
+)
+def test_each_problem_has_its_id(settings, value, expected):
+    assert expected in ids(settings, value)
+
+
+def test_application_options_are_checked_merged(settings):
+    settings.DJANGO_PUSH = {
+        "BACKENDS": ALL,
+        "APPLICATIONS": {"ios": {"PLATFORM": "apns", "OPTIONS": {"outcomes": {}, "bogus": 1}}},
+    }
+    messages = check_settings()
+    assert [m.id for m in messages] == ["django_push.E011"]
+    assert "APPLICATIONS" in messages[0].msg and "'bogus'" in messages[0].msg
+    assert messages[0].hint
+
+
+def test_every_message_has_a_hint(settings):
+    settings.DJANGO_PUSH = {"BACKENDS": {"apns": {"BACKEND": "no.such.Backend"}}, "X": 1}
+    assert all(m.hint for m in check_settings())
+
+
+def test_registered_with_django(settings):
+    settings.DJANGO_PUSH = {"BACKENDS": ALL, "TYPO": 1}
+    assert "django_push.E002" in [m.id for m in checks.run_checks()]
