@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .lifecycle import stale_devices
@@ -40,7 +42,7 @@ def prune_deliveries(days: int, *, now: datetime | None = None) -> int:
     return _batched(qs, lambda ids: Delivery.objects.filter(pk__in=ids)._raw_delete(Delivery.objects.db))
 
 
-def _batched(qs, action) -> int:  # type: ignore[no-untyped-def]
+def _batched(qs: QuerySet[Any], action: Callable[[list[int]], int]) -> int:
     """Apply ``action`` to id batches (bounded memory and lock time on millions of rows)."""
     total = 0
     last = 0

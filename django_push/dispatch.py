@@ -305,9 +305,9 @@ def _send_and_record(
             retry += recording.record(notification, _drain(answers), timezone.now())
             if done:
                 break
-        exc = future.exception()
-        if exc is not None:
-            raise exc
+        error = future.exception()
+        if error is not None:
+            raise error
     return retry
 
 

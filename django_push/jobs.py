@@ -49,4 +49,7 @@ def enqueue(job: str, *args: Any, countdown: float | None = None) -> None:
         time.sleep(countdown)
     from . import dispatch
 
-    {"plan": dispatch.plan, "chunk": dispatch.process_chunk}[job](*args)
+    if job == "plan":
+        dispatch.plan(*args)
+    else:
+        dispatch.process_chunk(*args)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 
 if TYPE_CHECKING:
-    pass
+    from .models import Device  # noqa: F401 - named in a string annotation
 
 
 class DeviceQuerySet(models.QuerySet["Device"]):
