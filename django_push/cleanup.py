@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from .lifecycle import stale_devices
@@ -21,34 +21,34 @@ def clear_stale_devices(
     """Deactivate (or delete) devices with no success in ``days``; returns how many."""
     now = now or timezone.now()
     qs = stale_devices(days, now)
+    if not delete:
+        qs = qs.filter(active=True)
     if dry_run:
-        return (qs if delete else qs.filter(active=True)).count()
+        return qs.count()
     if delete:
-        return _batched(
-            qs, lambda ids: Device.objects.filter(pk__in=ids).delete()[1].get(Device._meta.label, 0)
-        )
+        return _batched(qs, lambda batch: batch.delete()[1].get(Device._meta.label, 0))
     reason = f"stale: no successful push in {days} days"
     return _batched(
-        qs.filter(active=True),
-        lambda ids: Device.objects.filter(pk__in=ids, active=True).update(
-            active=False, deactivated_at=now, deactivation_reason=reason
-        ),
+        qs, lambda batch: batch.update(active=False, deactivated_at=now, deactivation_reason=reason)
     )
 
 
 def prune_deliveries(days: int, *, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    qs = Delivery.objects.filter(Q(created_at__lt=cutoff))
-    return _batched(qs, lambda ids: Delivery.objects.filter(pk__in=ids)._raw_delete(Delivery.objects.db))
+    qs = Delivery.objects.filter(created_at__lt=cutoff)
+    return _batched(qs, lambda batch: batch._raw_delete(batch.db))
 
 
-def _batched(qs: QuerySet[Any], action: Callable[[list[int]], int]) -> int:
-    """Apply ``action`` to id batches (bounded memory and lock time on millions of rows)."""
+def _batched(qs: QuerySet[Any], action: Callable[[QuerySet[Any]], int]) -> int:
+    """Apply ``action`` to primary-key ranges of ``qs``: one statement per range, no ids fetched.
+
+    Bounded lock time and transaction size on millions of rows, and each statement is an index
+    range scan, so the whole run is linear in the table size.
+    """
+    bounds = qs.aggregate(lo=Min("pk"), hi=Max("pk"))
+    if bounds["lo"] is None:
+        return 0
     total = 0
-    last = 0
-    while True:
-        ids = list(qs.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BATCH])
-        if not ids:
-            return total
-        total += action(ids)
-        last = ids[-1]
+    for start in range(bounds["lo"], bounds["hi"] + 1, BATCH):
+        total += action(qs.filter(pk__gte=start, pk__lt=start + BATCH))
+    return total
