@@ -169,19 +169,7 @@ def process_chunk(notification_id: int, device_ids: Sequence[int], attempt: int 
         return
     now = timezone.now()
     devices = {d.pk: d for d in Device.objects.filter(pk__in=device_ids).only(*DEVICE_FIELDS)}
-    Delivery.objects.bulk_create(
-        [
-            Delivery(
-                notification_id=notification_id,
-                device_id=pk,
-                platform=d.platform,
-                created_at=now,
-                updated_at=now,
-            )
-            for pk, d in devices.items()
-        ],
-        ignore_conflicts=True,
-    )
+    recording.create_deliveries(notification_id, list(devices), now)
     missing = len(set(device_ids) - set(devices))
     if missing and attempt == 1:
         # Deleted since the audience was resolved: nothing to send, but the count must add up.
