@@ -84,6 +84,9 @@ DJANGO_PUSH = {
     },
     "RETRY_BACKOFF_BASE": 0.01,
     "RETRY_BACKOFF_MAX": 0.05,
+    # Unit tests dispatch in-process even when a broker is configured (services mode); the
+    # integration tests set their own DJANGO_PUSH, where None means "Celery, since a broker is set".
+    "USE_CELERY": False,
 }
 
 # The services suite starts Celery workers with their own DJANGO_PUSH (e.g. real backends pointed at
