@@ -52,10 +52,12 @@ def env(db: str) -> dict[str, str]:
 def create_devices(db: str, n: int) -> float:
     start = time.perf_counter()
     psql(
-        "INSERT INTO django_push_device (public_id, platform, application, address, address_hash, p256dh, auth, "
+        "INSERT INTO django_push_device (public_id, platform, application, address, address_hash, p256dh, "
+        "auth, "
         "environment, name, user_agent, locale, time_zone, active, created_at, updated_at, registered_at, "
         "failure_count, last_failure_reason, deactivation_reason) "
-        "SELECT md5(i::text || 'u')::uuid, 'fcm', 'default', 'tok-' || i, encode(sha256(('tok-' || i)::bytea), 'hex'),"
+        "SELECT md5(i::text || 'u')::uuid, 'fcm', 'default', 'tok-' || i, "
+        "encode(sha256(('tok-' || i)::bytea), 'hex'),"
         " '', '', 'production', '', '', '', '', true, now() - interval '400 days', now(), now(), 0, '', '' "
         f"FROM generate_series(1, {n}) AS i",
         db,

@@ -23,6 +23,10 @@ DATABASES = {
 }
 CELERY_TASK_ALWAYS_EAGER = True
 DUMMY = {"BACKEND": "django_push.backends.dummy.DummyBackend"}
-DJANGO_PUSH = json.loads(os.environ["BENCH_PUSH_JSON"]) if os.environ.get("BENCH_PUSH_JSON") else {
-    "BACKENDS": {"apns": DUMMY, "fcm": DUMMY, "webpush": DUMMY},
-}
+DJANGO_PUSH = (
+    json.loads(os.environ["BENCH_PUSH_JSON"])
+    if os.environ.get("BENCH_PUSH_JSON")
+    else {
+        "BACKENDS": {"apns": DUMMY, "fcm": DUMMY, "webpush": DUMMY},
+    }
+)

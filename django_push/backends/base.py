@@ -264,3 +264,21 @@ class HTTPBackend(BaseBackend):
     def parse_response(self, target: Target, response: httpx.Response) -> SendResult:
         """Pure: the normalized result of one response. May raise PushAuthError."""
         raise NotImplementedError
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """A response's Retry-After (seconds or an HTTP date) in seconds, or None."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import datetime, timezone
+        from email.utils import parsedate_to_datetime
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None

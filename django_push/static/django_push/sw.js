@@ -1,0 +1,92 @@
+/* django_push service worker: shows notifications from django_push's Web Push payload.
+ *
+ * Payload (JSON, encrypted by the Web Push backend):
+ *   {title, body, icon, badge, image, tag, url, actions: [{action, title, icon, url}], data: {...}}
+ * A click opens (or focuses) `url` (or data.url, or an action's url).
+ * Served by django_push.views.service_worker so its scope can cover the whole site.
+ */
+"use strict";
+
+function parsePayload(event) {
+  if (!event.data) return {};
+  try {
+    return event.data.json();
+  } catch (e) {
+    return { body: event.data.text() };
+  }
+}
+
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+self.addEventListener("push", (event) => {
+  const p = parsePayload(event);
+  const data = Object.assign({}, p.data || {});
+  data.url = p.url || data.url || "/";
+  if (Array.isArray(p.actions)) {
+    data.actionUrls = {};
+    p.actions.forEach((a) => { if (a.url) data.actionUrls[a.action] = a.url; });
+  }
+  const options = {
+    body: p.body || "",
+    icon: p.icon || undefined,
+    badge: p.badge || undefined,
+    image: p.image || undefined,
+    tag: p.tag || undefined,
+    renotify: Boolean(p.tag),
+    actions: Array.isArray(p.actions)
+      ? p.actions.map((a) => ({ action: a.action, title: a.title, icon: a.icon }))
+      : [],
+    data: data,
+  };
+  event.waitUntil(self.registration.showNotification(p.title || "", options));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const data = event.notification.data || {};
+  const target = (event.action && data.actionUrls && data.actionUrls[event.action]) || data.url || "/";
+  const url = new URL(target, self.location.origin).href;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      for (const w of windows) {
+        if (w.url === url && "focus" in w) return w.focus();
+      }
+      return self.clients.openWindow ? self.clients.openWindow(url) : undefined;
+    })
+  );
+});
+
+// The browser rotated the subscription: register the new one with the server. The request is
+// authorised by the old subscription's endpoint and auth secret (a worker has no CSRF token).
+const params = new URL(self.location.href).searchParams;
+
+self.addEventListener("pushsubscriptionchange", (event) => {
+  const resubscribeUrl = params.get("resubscribe");
+  const vapidKeyUrl = params.get("vapid");
+  if (!resubscribeUrl || !vapidKeyUrl) return;
+  event.waitUntil(
+    (async () => {
+      let sub = event.newSubscription;
+      if (!sub) {
+        const { public_key } = await (await fetch(vapidKeyUrl)).json();
+        sub = await self.registration.pushManager.subscribe({
+          userVisibleOnly: true,
+          applicationServerKey: urlBase64ToUint8Array(public_key),
+        });
+      }
+      const old = event.oldSubscription ? event.oldSubscription.toJSON() : null;
+      await fetch(resubscribeUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ old: old, subscription: sub.toJSON() }),
+      });
+    })()
+  );
+});
+
+function urlBase64ToUint8Array(value) {
+  const padding = "=".repeat((4 - (value.length % 4)) % 4);
+  const raw = atob((value + padding).replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}

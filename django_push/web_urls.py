@@ -1,0 +1,11 @@
+"""Browser-facing URLs: ``path("", include("django_push.web_urls"))`` serves /push-sw.js at the root."""
+
+from django.urls import path
+
+from .views import service_worker
+
+app_name = "django_push_web"
+
+urlpatterns = [
+    path("push-sw.js", service_worker, name="service-worker"),
+]
