@@ -42,6 +42,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.settings
+from hyperframe.frame import GoAwayFrame
 
 ALL_FAULTS = ("429", "500", "503", "goaway", "reset")
 
@@ -260,8 +261,10 @@ class H2ServerProtocol(asyncio.Protocol):
         self.streams: dict[int, tuple[dict[str, str], bytearray]] = {}
         self.highest_received = 0
         self.goaway_sent = False
+        self.goaway_last = 0
         self.pending_answers = 0
         self.closed = False
+        self.reset_requested = False
 
     # -- connection ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -306,16 +309,34 @@ class H2ServerProtocol(asyncio.Protocol):
                 self.request_complete(event.stream_id)
                 if self.closed:
                     return
-            elif isinstance(event, h2.events.StreamReset):
-                if self.streams.pop(event.stream_id, None) is not None:
-                    self.stats.in_flight -= 1
+            elif isinstance(event, h2.events.StreamReset) and self.streams.pop(event.stream_id, None):
+                self.stats.in_flight -= 1
+        if self.reset_requested:
+            # Stop answering and close a moment later: answers already written reach the client
+            # before our socket goes away (closing at once would make the client's kernel discard
+            # them on the RST its next write provokes). Unanswered requests die with the connection.
+            self.linger_close()
+            return
         self.flush()
 
     def flush(self) -> None:
-        if self.conn is not None and self.transport is not None and not self.closed:
+        if self.conn is not None and self.transport is not None and not self.transport.is_closing():
             data = self.conn.data_to_send()
             if data:
                 self.transport.write(data)
+
+    def linger_close(self, delay: float = 0.5) -> None:
+        """Stop answering now and close the socket a little later.
+
+        Closing at once while the client is still writing makes our kernel answer its next bytes
+        with an RST, and an RST makes the *client's* kernel discard answers it received but had not
+        read yet: accepted pushes would look lost and be retried. Real services linger too.
+        """
+        self.flush()
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.reset_requested = True  # parse (and count) what else arrives, answer nothing
+            asyncio.get_running_loop().call_later(delay, self.transport.close)
 
     def abort(self) -> None:
         if self.transport is not None and not self.closed:
@@ -325,30 +346,40 @@ class H2ServerProtocol(asyncio.Protocol):
     # -- requests -----------------------------------------------------------------------------------
     def request_complete(self, stream_id: int) -> None:
         headers, body = self.streams[stream_id]
-        if self.goaway_sent:
-            # A stream above last_stream_id: never processed; the client must retry it elsewhere.
+        path = headers.get(":path", "")
+        token = self.token_for(path, bytes(body))
+        if token:
+            # Every request the service saw counts as an attempt, processed or not, so a token meets
+            # at most one fault when fault_only_first_attempt is set.
+            self.stats.attempts[token] += 1
+        self.stats.requests_total += 1
+        if (self.goaway_sent and stream_id > self.goaway_last) or self.reset_requested:
+            # Above GOAWAY's last_stream_id, or on a connection being reset: never processed.
             self.streams.pop(stream_id)
             self.stats.in_flight -= 1
             return
-        path = headers.get(":path", "")
-        token = self.token_for(path, bytes(body))
-        fault = None
-        if token:
-            self.stats.attempts[token] += 1
-            fault = self.behaviour.draw_fault(self.stats.attempts[token])
-        self.stats.requests_total += 1
+        fault = self.behaviour.draw_fault(self.stats.attempts[token]) if token else None
         if fault == "reset":
+            # Reset once this read is parsed: every request in it counts as attempted, none answered.
             self.stats.faults["reset"] += 1
-            self.abort()
+            self.reset_requested = True
+            self.streams.pop(stream_id)
+            self.stats.in_flight -= 1
             return
         if fault == "goaway":
             self.stats.faults["goaway"] += 1
             last = max((sid for sid in self.streams if sid < stream_id), default=0)
             self.streams.pop(stream_id)
             self.stats.in_flight -= 1
-            self.conn.close_connection(last_stream_id=last)  # type: ignore[union-attr]
-            self.goaway_sent = True
+            # A raw GOAWAY frame: h2's close_connection() would also stop us answering the streams
+            # at or below last_stream_id, which a graceful shutdown must still answer.
             self.flush()
+            frame = GoAwayFrame(0)
+            frame.last_stream_id, frame.error_code = last, 0
+            assert self.transport is not None
+            self.transport.write(frame.serialize())
+            self.goaway_sent = True
+            self.goaway_last = last
             self.maybe_close_after_goaway()
             return
         if fault:
@@ -379,7 +410,7 @@ class H2ServerProtocol(asyncio.Protocol):
 
     def respond(self, stream_id: int, token: str, answer: Answer) -> None:
         self.pending_answers -= 1
-        if self.closed or self.conn is None or stream_id not in self.streams:
+        if self.closed or self.reset_requested or self.conn is None or stream_id not in self.streams:
             self.maybe_close_after_goaway()
             return
         status, headers, body = answer
@@ -402,9 +433,10 @@ class H2ServerProtocol(asyncio.Protocol):
         self.maybe_close_after_goaway()
 
     def maybe_close_after_goaway(self) -> None:
-        if self.goaway_sent and self.pending_answers <= 0 and not self.closed and self.transport is not None:
-            self.transport.close()
-            self.closed = True
+        if not self.goaway_sent or self.pending_answers > 0 or self.closed or self.transport is None:
+            return
+        if not any(sid <= self.goaway_last for sid in self.streams):
+            self.linger_close()
 
     # -- HTTP/1.1 (OAuth token fetches, clients without h2) -----------------------------------------
     def h1_received(self, data: bytes) -> None:

@@ -80,7 +80,10 @@ def test_clearpushdevices_deactivates_with_set_based_sql():
     with CaptureQueriesContext(connection) as queries:
         out = run("clearpushdevices", "--days", "30")
     assert "deactivated 2 device(s)" in out
-    assert set(Device.objects.filter(active=False).values_list("pk", flat=True)) == {never_old.pk, success_old.pk}
+    assert set(Device.objects.filter(active=False).values_list("pk", flat=True)) == {
+        never_old.pk,
+        success_old.pk,
+    }
     assert len(queries) <= 6  # a select of ids per batch and one UPDATE, not a query per device
     assert Device.objects.get(pk=success_old.pk).deactivation_reason.startswith("stale")
 
@@ -102,7 +105,11 @@ def test_periodic_tasks_created_idempotently():
     run("setuppushschedules")
     run("setuppushschedules")
     names = set(PeriodicTask.objects.filter(name__startswith="django_push").values_list("task", flat=True))
-    assert names == {"django_push.clear_stale_devices", "django_push.prune_deliveries", "django_push.send_due"}
+    assert names == {
+        "django_push.clear_stale_devices",
+        "django_push.prune_deliveries",
+        "django_push.send_due",
+    }
     assert PeriodicTask.objects.filter(name__startswith="django_push").count() == 3
 
 
@@ -112,8 +119,9 @@ def test_prune_deliveries_removes_only_old_rows():
 
     n = Notification.objects.create(title="x")
     old, new = DeviceFactory.create_batch(2)
-    Delivery.objects.create(notification=n, device=old, platform="apns",
-                            created_at=timezone.now() - timedelta(days=100))
+    Delivery.objects.create(
+        notification=n, device=old, platform="apns", created_at=timezone.now() - timedelta(days=100)
+    )
     Delivery.objects.create(notification=n, device=new, platform="apns")
     assert prune_deliveries(90) == 1
     assert list(Delivery.objects.values_list("device_id", flat=True)) == [new.pk]

@@ -16,7 +16,9 @@ def test_settings_are_read_live():
 
 def test_override_settings_rebuilds_backends():
     assert isinstance(backends["apns"], LocmemBackend)
-    with override_settings(DJANGO_PUSH={"BACKENDS": {"apns": {"BACKEND": "django_push.backends.dummy.DummyBackend"}}}):
+    with override_settings(
+        DJANGO_PUSH={"BACKENDS": {"apns": {"BACKEND": "django_push.backends.dummy.DummyBackend"}}}
+    ):
         assert isinstance(backends["apns"], DummyBackend)
     assert isinstance(backends["apns"], LocmemBackend)
 
@@ -27,7 +29,12 @@ def test_backend_instance_is_reused_per_platform_and_application():
 
 def test_applications_merge_options_over_platform():
     conf = {
-        "BACKENDS": {"apns": {"BACKEND": "django_push.backends.locmem.LocmemBackend", "OPTIONS": {"outcomes": {"a": "sent"}}}},
+        "BACKENDS": {
+            "apns": {
+                "BACKEND": "django_push.backends.locmem.LocmemBackend",
+                "OPTIONS": {"outcomes": {"a": "sent"}},
+            }
+        },
         "APPLICATIONS": {
             "ios-main": {"PLATFORM": "apns"},
             "ios-pro": {"PLATFORM": "apns", "OPTIONS": {"outcomes": {"a": "invalid_token"}}},
@@ -47,7 +54,9 @@ def test_missing_platform_and_bad_path_are_precise():
     with override_settings(DJANGO_PUSH={"BACKENDS": {"fcm": {"BACKEND": "nope.Missing"}}}):
         with pytest.raises(PushConfigurationError, match=r"no backend for platform 'apns'"):
             backends["apns"]
-        with pytest.raises(PushConfigurationError, match=r'\["fcm"\]\["BACKEND"\] = \'nope.Missing\' cannot be imported'):
+        with pytest.raises(
+            PushConfigurationError, match=r'\["fcm"\]\["BACKEND"\] = \'nope.Missing\' cannot be imported'
+        ):
             backends["fcm"]
 
 
@@ -59,6 +68,9 @@ def test_required_option_missing_names_setting():
     class NeedsKey(BaseBackend):
         default_options: ClassVar = {"key": REQUIRED}
 
-    with pytest.raises(PushConfigurationError, match=r'DJANGO_PUSH\["BACKENDS"\]\["apns"\]\["OPTIONS"\] is missing required option\(s\) \'key\''):
+    with pytest.raises(
+        PushConfigurationError,
+        match=r'DJANGO_PUSH\["BACKENDS"\]\["apns"\]\["OPTIONS"\] is missing required option\(s\) \'key\'',
+    ):
         NeedsKey(alias="apns")
     assert NeedsKey(alias="apns", key="k").options["key"] == "k"

@@ -10,8 +10,12 @@ pytestmark = pytest.mark.django_db
 
 def test_duplicate_address_refused_by_database_even_via_bulk_create():
     device = DeviceFactory()
-    twin = Device(platform=device.platform, application=device.application, address=device.address,
-                  address_hash=device.address_hash)
+    twin = Device(
+        platform=device.platform,
+        application=device.application,
+        address=device.address,
+        address_hash=device.address_hash,
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         Device.objects.bulk_create([twin])  # bypasses save() and Python validation
 
@@ -63,12 +67,29 @@ def test_querysets_scope_by_owner_and_state():
 
 def test_masked_address_hides_the_token():
     d = DeviceFactory(address="0123456789abcdef" * 4)
-    assert d.masked_address == "012345…cdef" and d.address not in str(d) and d.address not in repr(d.to_target())
+    assert (
+        d.masked_address == "012345…cdef" and d.address not in str(d) and d.address not in repr(d.to_target())
+    )
 
 
 def test_notification_to_message_round_trip():
-    n = Notification.objects.create(title="T", body="B", data={"k": 1}, priority="high", ttl=60,
-                                    collapse_key="c", options={"badge": 3, "sound": "ping", "junk": 1})
+    n = Notification.objects.create(
+        title="T",
+        body="B",
+        data={"k": 1},
+        priority="high",
+        ttl=60,
+        collapse_key="c",
+        options={"badge": 3, "sound": "ping", "junk": 1},
+    )
     m = n.to_message()
     assert (m.title, m.body, m.data, m.priority, m.ttl, m.collapse_key, m.badge, m.sound) == (
-        "T", "B", {"k": 1}, "high", 60, "c", 3, "ping")
+        "T",
+        "B",
+        {"k": 1},
+        "high",
+        60,
+        "c",
+        3,
+        "ping",
+    )

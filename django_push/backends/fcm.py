@@ -1,36 +1,43 @@
 """Firebase Cloud Messaging, HTTP v1 API, with google-auth service-account credentials.
 
 The OAuth2 access token is fetched by google-auth (never hand-written) and cached until five
-minutes before it expires, shared by every batch of this backend. Only answers that are about the
-registration token deactivate a device: an INVALID_ARGUMENT about our payload is REJECTED, so a
-bug in a message can never wipe out a site's devices.
+minutes before it expires, shared by every batch of this backend instance; concurrent batches
+refresh it once. Only answers that are about the registration token deactivate a device: an
+INVALID_ARGUMENT about our payload is REJECTED, so a bug in a message can never wipe out a site's
+devices. Topic and condition sends (FCM fans them out itself) are :meth:`FCMBackend.send_to_topic`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import threading
 import time
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import httpx
 
-from ..exceptions import PayloadTooLarge, PushAuthError, PushConfigurationError
+from ..exceptions import InvalidTarget, PayloadTooLarge, PushAuthError, PushConfigurationError
 from ..message import PushMessage, Target
-from ..priorities import for_priority
+from ..priorities import fcm_android_priority, for_priority
 from ..results import DeliveryStatus, SendResult
+from .apns import apns_alert, build_aps, deep_merge, effective_push_type
 from .base import REQUIRED, HTTPBackend, retry_after_seconds
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 PAYLOAD_LIMIT = 4096
-REFRESH_MARGIN = 300
+REFRESH_MARGIN = 300  # refresh a token that expires within 5 minutes
+TOPIC_RE = re.compile(r"^[a-zA-Z0-9\-_.~%]{1,900}$")
 INVALID_TOKEN_CODES = frozenset({"UNREGISTERED", "SENDER_ID_MISMATCH"})
 THROTTLE_CODES = frozenset({"QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED"})
 UNAVAILABLE_CODES = frozenset({"UNAVAILABLE", "INTERNAL"})
+AUTH_STATES = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED"})
 
 
 class _HttpxAuthRequest:
-    """google-auth's transport interface (``google.auth.transport.Request``) over httpx.
+    """google-auth's transport interface (``google.auth.transport.Request``) over a sync httpx client.
 
     google-auth ships adapters for requests/urllib3/aiohttp only; this keeps the dependency set to
     httpx and gives the token fetch its own transport seam (the ``oauth_transport`` option).
@@ -47,13 +54,15 @@ class _HttpxAuthRequest:
         headers: Any = None,
         timeout: float | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> _AuthResponse:
         from google.auth import exceptions
 
         try:
-            response = self.client.request(method, url, content=body, headers=headers, timeout=timeout)
+            response = self.client.request(
+                method, url, content=body, headers=headers, timeout=timeout or self.client.timeout
+            )
         except httpx.HTTPError as exc:
-            raise exceptions.TransportError(str(exc)) from exc
+            raise exceptions.TransportError(f"{type(exc).__name__}: {exc}") from exc
         return _AuthResponse(response)
 
 
@@ -67,20 +76,14 @@ class _AuthResponse:
 def _string_data(data: dict[str, Any]) -> dict[str, str]:
     """FCM data values must be strings: keep strings, JSON-encode everything else."""
     return {
-        str(k): v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in data.items()
+        str(k): v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+        for k, v in data.items()
     }
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_merge(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 class FCMBackend(HTTPBackend):
+    """FCM HTTP v1 (``messages:send``). Options are documented in docs/fcm.md."""
+
     platform = "fcm"
     default_options: ClassVar[dict[str, Any]] = {
         "project_id": REQUIRED,
@@ -93,142 +96,206 @@ class FCMBackend(HTTPBackend):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if bool(self.options["credentials"]) == bool(self.options["credentials_file"]):
+        o, path = self.options, self.setting_path
+        if bool(o["credentials"]) == bool(o["credentials_file"]):
             raise PushConfigurationError(
-                f"{self.setting_path} needs exactly one of 'credentials' (the service-account JSON as a "
-                "dict) or 'credentials_file' (its path)"
+                f"{path} needs exactly one of 'credentials' (the service-account JSON as a dict) or "
+                "'credentials_file' (its path)"
             )
-        self.url = self.options["endpoint"].format(project_id=self.options["project_id"])
+        if o["credentials"] and not isinstance(o["credentials"], dict):
+            raise PushConfigurationError(
+                f"{path}['credentials'] must be the service-account JSON parsed into a dict"
+            )
+        if not isinstance(o["project_id"], str) or not o["project_id"].strip():
+            raise PushConfigurationError(f"{path}['project_id'] must be the Firebase project id")
+        try:
+            self.url = str(o["endpoint"]).format(project_id=o["project_id"])
+        except (KeyError, IndexError, ValueError) as exc:
+            raise PushConfigurationError(
+                f"{path}['endpoint'] may use only the {{project_id}} placeholder: {exc}"
+            ) from exc
         self._credentials: Any = None
-        self._token: str = ""
-        self._token_expiry: float = 0.0
-        self._refresh_lock: asyncio.Lock | None = None
-        self.clock = time.time  # a seam for tests
+        self._token = ""
+        self._expires_at = 0.0
+        self._token_problem: PushAuthError | SendResult | None = None
+        self._refresh_lock = threading.Lock()
+        self._encoded: tuple[PushMessage, bytes] | None = None
+        self.token_refreshes = 0
+        self.clock = time.time  # the test seam for token expiry and apns-expiration
 
-    # -- credentials --------------------------------------------------------------------------------
+    # -- credentials ---------------------------------------------------------------------------------
+    def service_account_info(self) -> dict[str, Any]:
+        """The service-account dict (``credentials_file`` is read here, never at construction)."""
+        info = self.options["credentials"]
+        if info is None:
+            with open(self.options["credentials_file"], encoding="utf-8") as f:
+                info = json.load(f)
+        if not isinstance(info, dict):
+            raise ValueError("the service-account JSON is not an object")
+        info = dict(info)
+        if self.options["token_uri"]:
+            info["token_uri"] = self.options["token_uri"]
+        return info
+
     def credentials(self) -> Any:
         if self._credentials is None:
             from google.oauth2 import service_account
 
-            info = self.options["credentials"]
-            if info is None:
-                with open(self.options["credentials_file"]) as f:
-                    info = json.load(f)
-            info = dict(info)
-            if self.options["token_uri"]:
-                info["token_uri"] = self.options["token_uri"]
-            self._credentials = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
+            self._credentials = service_account.Credentials.from_service_account_info(
+                self.service_account_info(), scopes=[SCOPE]
+            )
         return self._credentials
 
-    def _refresh_token(self) -> None:
+    def _needs_refresh(self) -> bool:
+        return not self._token or self._expires_at - self.clock() < REFRESH_MARGIN
+
+    def refresh_token(self, *, force: bool = False) -> None:
+        """Fetch a new access token (blocking: run it in a thread) unless a fresh one is cached.
+
+        Problems are recorded, not raised, so every target of the batch gets a result: refused
+        credentials become a PushAuthError, a token endpoint that is down becomes UNAVAILABLE.
+        """
         from google.auth import exceptions
 
-        credentials = self.credentials()
-        request = _HttpxAuthRequest(
-            self.options["oauth_transport"],
-            self.options["verify"],
-            float(self.options["connect_timeout"]) + float(self.options["read_timeout"]),
-        )
-        try:
-            credentials.refresh(request)
-        except exceptions.GoogleAuthError as exc:
-            raise PushAuthError(f"FCM: could not get an OAuth2 access token: {exc}", reason="oauth") from exc
-        finally:
-            request.client.close()
-        self._token = credentials.token
-        expiry = credentials.expiry  # naive UTC datetime
-        self._token_expiry = (
-            expiry.replace(tzinfo=__import__("datetime").timezone.utc).timestamp()
-            if expiry
-            else self.clock() + 3600
-        )
+        with self._refresh_lock:
+            if not force and not self._needs_refresh():
+                return
+            try:
+                credentials = self.credentials()
+            except (OSError, ValueError, KeyError) as exc:
+                self._token_problem = PushAuthError(
+                    f"FCM: the service-account credentials in {self.setting_path} cannot be loaded: {exc}",
+                    reason="credentials",
+                )
+                return
+            o = self.options
+            timeout = float(o["connect_timeout"]) + float(o["read_timeout"])
+            request = _HttpxAuthRequest(o["oauth_transport"], o["verify"], timeout)
+            try:
+                credentials.refresh(request)
+            except exceptions.RefreshError as exc:
+                if getattr(exc, "retryable", False):
+                    self._token_problem = SendResult.unavailable("oauth_unavailable", f"FCM OAuth2: {exc}")
+                else:
+                    self._token_problem = PushAuthError(
+                        f"FCM: Google refused the service account's OAuth2 grant: {exc}", reason="oauth"
+                    )
+                return
+            except exceptions.TransportError as exc:
+                self._token_problem = SendResult.unavailable("oauth_unavailable", f"FCM OAuth2: {exc}")
+                return
+            finally:
+                request.client.close()
+            lifetime = 3600.0
+            if credentials.expiry is not None:  # naive UTC, computed by google-auth from expires_in
+                now = datetime.now(timezone.utc).replace(tzinfo=None)
+                lifetime = (credentials.expiry - now).total_seconds()
+            self._token, self._expires_at = credentials.token, self.clock() + lifetime
+            self._token_problem = None
+            self.token_refreshes += 1
 
-    async def access_token(self) -> str:
-        if self._token and self.clock() < self._token_expiry - REFRESH_MARGIN:
-            return self._token
-        if self._refresh_lock is None:
-            self._refresh_lock = asyncio.Lock()
-        async with self._refresh_lock:
-            if not self._token or self.clock() >= self._token_expiry - REFRESH_MARGIN:
-                await asyncio.to_thread(self._refresh_token)
-        return self._token
+    def _usable_token(self) -> str:
+        return self._token if self._token and self.clock() < self._expires_at else ""
+
+    def _no_token(self) -> SendResult:
+        problem = self._token_problem
+        if isinstance(problem, PushAuthError):
+            raise PushAuthError(str(problem), reason=problem.reason, status_code=problem.status_code)
+        return problem or SendResult.unavailable("oauth_unavailable", "FCM: no OAuth2 access token")
 
     async def prepare(self, message: PushMessage) -> None:
-        await self.access_token()
+        self._encoded = None
+        if self._needs_refresh():
+            await asyncio.to_thread(self.refresh_token)
 
-    # -- requests -----------------------------------------------------------------------------------
-    def message_body(
-        self, message: PushMessage, *, token: str = "", topic: str = "", condition: str = ""
-    ) -> dict[str, Any]:
+    # -- requests ------------------------------------------------------------------------------------
+    def message_body(self, message: PushMessage) -> dict[str, Any]:
+        """The ``message`` object without its target, ``overrides["fcm"]`` deep-merged last."""
         prio = for_priority(message.priority)
+        push_type = effective_push_type(message)
+        background = push_type == "background"
         body: dict[str, Any] = {}
-        if token:
-            body["token"] = token
-        elif topic:
-            body["topic"] = topic
-        elif condition:
-            body["condition"] = condition
         notification = {
             k: v for k, v in (("title", message.title), ("body", message.body), ("image", message.image)) if v
         }
-        if notification and message.push_type != "background":
+        if notification and not background:
             body["notification"] = notification
         if message.data:
             body["data"] = _string_data(message.data)
-        android: dict[str, Any] = {"priority": prio.fcm_android_priority}
+        android: dict[str, Any] = {"priority": fcm_android_priority(message.priority, background)}
         if message.ttl is not None:
             android["ttl"] = f"{message.ttl}s"
         if message.collapse_key:
             android["collapse_key"] = message.collapse_key
+        sound = message.sound.get("name") if isinstance(message.sound, dict) else message.sound
         android_notification = {
             k: v
             for k, v in (
                 ("channel_id", message.channel_id),
-                ("icon", message.icon),
-                ("sound", message.sound if isinstance(message.sound, str) else None),
-                ("tag", message.collapse_key),
                 ("title_loc_key", message.title_loc_key),
-                ("title_loc_args", message.title_loc_args),
+                ("title_loc_args", message.title_loc_args if message.title_loc_key else None),
                 ("body_loc_key", message.loc_key),
-                ("body_loc_args", message.loc_args),
-                ("click_action", message.category),
+                ("body_loc_args", message.loc_args if message.loc_key else None),
+                ("icon", message.icon),
+                ("sound", sound),
+                ("tag", message.collapse_key),
             )
             if v
         }
-        if android_notification:
+        if android_notification and not background:
             android["notification"] = android_notification
         body["android"] = android
         apns_headers = {
-            "apns-priority": "5" if message.push_type == "background" else str(prio.apns_priority)
+            "apns-priority": "5" if background else str(prio.apns_priority),
+            "apns-push-type": push_type,
         }
+        if message.ttl is not None:
+            apns_headers["apns-expiration"] = (
+                "0" if message.ttl == 0 else str(int(self.clock()) + message.ttl)
+            )
         if message.collapse_key:
             apns_headers["apns-collapse-id"] = message.collapse_key
-        if message.push_type:
-            apns_headers["apns-push-type"] = message.push_type
-        aps: dict[str, Any] = {}
-        if message.badge is not None:
-            aps["badge"] = message.badge
-        if message.sound is not None:
-            aps["sound"] = message.sound
-        if message.content_available or message.push_type == "background":
-            aps["content-available"] = 1
-        if message.mutable_content:
-            aps["mutable-content"] = 1
+        aps = build_aps(message, alert=False)
+        if not background and (message.title_loc_key or message.loc_key):
+            aps["alert"] = apns_alert(message)  # FCM's notification has no loc keys for iOS
         body["apns"] = {"headers": apns_headers, **({"payload": {"aps": aps}} if aps else {})}
         webpush: dict[str, Any] = {"headers": {"Urgency": prio.webpush_urgency}}
         if message.ttl is not None:
             webpush["headers"]["TTL"] = str(message.ttl)
-        if message.url:
+        if message.icon and not background:
+            webpush["notification"] = {"icon": message.icon}
+        if message.url.startswith("https://"):  # FCM refuses any other link
             webpush["fcm_options"] = {"link": message.url}
         body["webpush"] = webpush
-        return {"message": _deep_merge(body, message.overrides.get("fcm", {}))}
+        deep_merge(body, message.overrides.get("fcm", {}))
+        for key in ("token", "topic", "condition"):
+            body.pop(key, None)
+        return body
 
-    def _request(self, body: dict[str, Any]) -> httpx.Request:
-        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        # FCM limits the message (notification + data) to 4096 bytes; the serialized message
-        # object is a slightly stricter measure, which keeps the check local and predictable.
-        if len(content) > PAYLOAD_LIMIT:
-            raise PayloadTooLarge(len(content), PAYLOAD_LIMIT, "FCM")
+    def encode(self, message: PushMessage) -> bytes:
+        """The message object's members as JSON, without braces (cached while a batch runs).
+
+        The size checked against FCM's 4096-byte limit is this serialized message object without
+        its target (token, topic or condition), in UTF-8 bytes. It counts the platform sections as
+        well as notification and data, so it is slightly stricter than FCM's own count, never looser.
+        """
+        cached = self._encoded
+        if cached is not None and cached[0] is message:
+            return cached[1]
+        inner = json.dumps(self.message_body(message), separators=(",", ":"), ensure_ascii=False).encode()
+        if len(inner) > PAYLOAD_LIMIT:
+            raise PayloadTooLarge(len(inner), PAYLOAD_LIMIT, "FCM")
+        members = inner[1:-1]
+        self._encoded = (message, members)
+        return members
+
+    def _request(self, message: PushMessage, field: str, value: str) -> httpx.Request:
+        members = self.encode(message)
+        content = b'{"message":{"%s":%s%s}}' % (
+            field.encode(),
+            json.dumps(value).encode(),
+            b"," + members if members else b"",
+        )
         headers = {
             "authorization": f"Bearer {self._token}",
             "content-type": "application/json; charset=UTF-8",
@@ -236,88 +303,153 @@ class FCMBackend(HTTPBackend):
         return httpx.Request("POST", self.url, headers=headers, content=content)
 
     def build_request(self, message: PushMessage, target: Target) -> httpx.Request:
-        return self._request(self.message_body(message, token=target.address))
+        if not target.address:
+            raise InvalidTarget("an FCM registration token cannot be empty")
+        return self._request(message, "token", target.address)
+
+    def build_topic_request(
+        self, message: PushMessage, *, topic: str | None = None, condition: str | None = None
+    ) -> httpx.Request:
+        """The request for a topic (``"news"`` or ``"/topics/news"``) or a condition expression."""
+        if (topic is None) == (condition is None):
+            raise ValueError("give exactly one of topic or condition")
+        if topic is not None:
+            name = topic.removeprefix("/topics/")
+            if not TOPIC_RE.match(name):
+                raise InvalidTarget(f"FCM topic names match [a-zA-Z0-9-_.~%]+, not {topic!r}")
+            return self._request(message, "topic", name)
+        if not str(condition).strip():
+            raise InvalidTarget("an FCM condition cannot be empty")
+        return self._request(message, "condition", str(condition))
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        response = await self.transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+    async def _send(self, request_for: Any, target: Target) -> SendResult:
+        if not self._usable_token():
+            return self._no_token()
+        request = request_for()
+        response = await self._exchange(request)
+        try:
+            return self.parse_response(target, response)
+        except PushAuthError as exc:
+            if exc.status_code == 401 and self._token == request.headers["authorization"][7:]:
+                self._token = ""  # revoked or expired early: the next batch fetches a new one
+            raise
+
+    async def send_one(self, message: PushMessage, target: Target) -> SendResult:
+        return await self._send(lambda: self.build_request(message, target), target)
 
     async def send_to_topic(
-        self, message: PushMessage, *, topic: str = "", condition: str = ""
+        self, message: PushMessage, *, topic: str | None = None, condition: str | None = None
     ) -> SendResult:
-        """Send to an FCM topic or condition (FCM fans out; there is no per-device result)."""
-        if bool(topic) == bool(condition):
-            raise ValueError("give exactly one of topic or condition")
-        await self.aopen()
+        """Send to an FCM topic or condition. FCM fans the message out itself, so there is one
+        result (SENT with FCM's message name, or why not) and no per-device outcome. Sync callers:
+        ``django_push.backends.loop.run(backend.send_to_topic(message, topic="news"))``."""
+        if not self.opened:
+            await self.aopen()
         await self.prepare(message)
-        request = self._request(self.message_body(message, topic=topic, condition=condition))
-        response = await self.transport.handle_async_request(request)
-        await response.aread()
-        await response.aclose()
-        return self.parse_response(Target(topic or condition), response)
+        label = f"/topics/{topic}" if topic is not None else str(condition)
+        try:
+            return await self._send(
+                lambda: self.build_topic_request(message, topic=topic, condition=condition), Target(label)
+            )
+        except (PayloadTooLarge, InvalidTarget) as exc:
+            code = "payload_too_large" if isinstance(exc, PayloadTooLarge) else "invalid_target"
+            return SendResult(DeliveryStatus.REJECTED, error_code=code, reason=str(exc))
 
+    # -- answers -------------------------------------------------------------------------------------
     def parse_response(self, target: Target, response: httpx.Response) -> SendResult:
         status = response.status_code
         try:
             payload = response.json() if response.content else {}
         except ValueError:
             payload = {}
+        if not isinstance(payload, dict):
+            payload = {}
         if status == 200:
-            return SendResult.sent(str(payload.get("name", "")) if isinstance(payload, dict) else "")
-        error = payload.get("error", {}) if isinstance(payload, dict) else {}
+            return SendResult.sent(str(payload.get("name", "")))
+        error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
         state = str(error.get("status", ""))
-        message = str(error.get("message", ""))
-        codes = {str(d.get("errorCode", "")) for d in error.get("details", []) if isinstance(d, dict)}
-        code = next(iter(codes - {""}), "") or state or str(status)
-        reason = f"FCM answered {status} {code}: {message}".strip(": ")
+        text = str(error.get("message", ""))
+        details = [d for d in error.get("details", []) or [] if isinstance(d, dict)]
+        codes = {str(d["errorCode"]) for d in details if d.get("errorCode")}
+        code = next(iter(sorted(codes)), "") or state or str(status)
+        reason = f"FCM answered {status} {code}" + (f": {text}" if text else "")
+
+        def result(outcome: DeliveryStatus, error_code: str = code, **extra: Any) -> SendResult:
+            return SendResult(outcome, error_code=error_code, reason=reason, status_code=status, **extra)
+
         if "THIRD_PARTY_AUTH_ERROR" in codes:
             raise PushAuthError(
-                "FCM: the APNs or Web Push credentials uploaded to Firebase were refused "
-                "(THIRD_PARTY_AUTH_ERROR)",
+                "FCM: the APNs certificate/key or Web Push credentials uploaded to the Firebase project "
+                "were refused by Apple or the push service (THIRD_PARTY_AUTH_ERROR); fix them in the "
+                "Firebase console, Project settings > Cloud Messaging",
                 reason="THIRD_PARTY_AUTH_ERROR",
                 status_code=status,
             )
-        if status in (401, 403) or state in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        if codes & INVALID_TOKEN_CODES:
+            return result(DeliveryStatus.INVALID_TOKEN)
+        if status in (401, 403) or state in AUTH_STATES:
             raise PushAuthError(
-                f"FCM refused our credentials: {reason}", reason=state or str(status), status_code=status
-            )
-        if codes & INVALID_TOKEN_CODES or status == 404:
-            return SendResult(
-                DeliveryStatus.INVALID_TOKEN, error_code=code, reason=reason, status_code=status
+                f"FCM refused our credentials ({reason}): check that the service account belongs to "
+                f"project {self.options['project_id']!r} and may send messages",
+                reason=state or str(status),
+                status_code=status,
             )
         if state == "INVALID_ARGUMENT" or "INVALID_ARGUMENT" in codes:
-            if _about_registration_token(error):
-                return SendResult(
-                    DeliveryStatus.INVALID_TOKEN,
-                    error_code="INVALID_ARGUMENT",
-                    reason=reason,
-                    status_code=status,
-                )
-            return SendResult(
-                DeliveryStatus.REJECTED, error_code="INVALID_ARGUMENT", reason=reason, status_code=status
-            )
+            if _about_registration_token(error, details):
+                return result(DeliveryStatus.INVALID_TOKEN, "INVALID_ARGUMENT")
+            return result(DeliveryStatus.REJECTED, "INVALID_ARGUMENT")
         if status == 429 or codes & THROTTLE_CODES or state == "RESOURCE_EXHAUSTED":
-            return SendResult(
-                DeliveryStatus.THROTTLED,
-                error_code=code,
-                reason=reason,
-                retry_after=retry_after_seconds(response),
-                status_code=status,
-            )
+            return result(DeliveryStatus.THROTTLED, retry_after=retry_after_seconds(response))
         if status >= 500 or codes & UNAVAILABLE_CODES or state in UNAVAILABLE_CODES:
+            return result(DeliveryStatus.UNAVAILABLE, retry_after=retry_after_seconds(response))
+        if status == 404:
+            # Not UNREGISTERED: the URL (project_id or endpoint option) is wrong, not the device.
             return SendResult(
-                DeliveryStatus.UNAVAILABLE,
+                DeliveryStatus.REJECTED,
                 error_code=code,
-                reason=reason,
-                retry_after=retry_after_seconds(response),
+                reason=f"{reason} (check the project_id and endpoint options)",
                 status_code=status,
             )
-        return SendResult(DeliveryStatus.REJECTED, error_code=code, reason=reason, status_code=status)
+        return result(DeliveryStatus.REJECTED)
+
+    # -- checks --------------------------------------------------------------------------------------
+    def check_credentials(self, *, fetch_token: bool = False) -> str:
+        """Load the service account (no network); with ``fetch_token`` also get an access token."""
+        try:
+            info = self.service_account_info()
+            self.credentials()
+        except (OSError, ValueError, KeyError) as exc:
+            source = "credentials_file" if self.options["credentials_file"] else "credentials"
+            raise PushConfigurationError(
+                f"{self.setting_path}['{source}'] is not a usable service account: {exc}"
+            ) from exc
+        summary = f"service account {info.get('client_email', '?')}"
+        if info.get("project_id") and info["project_id"] != self.options["project_id"]:
+            summary += (
+                f" (note: it belongs to project {info['project_id']!r}, and project_id is "
+                f"{self.options['project_id']!r})"
+            )
+        if fetch_token:
+            self.refresh_token(force=True)
+            if self._token_problem is not None:
+                problem = self._token_problem
+                raise PushAuthError(problem.reason if isinstance(problem, SendResult) else str(problem))
+            summary += f"; access token fetched from {info.get('token_uri')}"
+        return summary
 
 
-def _about_registration_token(error: dict[str, Any]) -> bool:
-    """Whether an INVALID_ARGUMENT names the registration token (not our payload)."""
-    for detail in error.get("details", []):
-        if not isinstance(detail, dict):
-            continue
+def _about_registration_token(error: dict[str, Any], details: list[dict[str, Any]]) -> bool:
+    """Whether an INVALID_ARGUMENT is about the registration token (not about our payload)."""
+    for detail in details:
         for violation in detail.get("fieldViolations", []) or []:
-            if str(violation.get("field", "")) in ("message.token", "token"):
+            if isinstance(violation, dict) and str(violation.get("field", "")) in ("message.token", "token"):
                 return True
-    message = str(error.get("message", "")).lower()
-    return "registration token" in message and "not a valid" in message
+    return "registration token" in str(error.get("message", "")).lower()

@@ -23,6 +23,7 @@ from typing import Any
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
@@ -36,6 +37,23 @@ HOP_BY_HOP = frozenset(
 )
 REFUSED_STREAM = 0x7
 STREAM_CAP = 1000  # never more streams per connection than this, whatever the server allows
+
+
+class _GracefulH2Connection(h2.connection.H2Connection):
+    """h2's client, except that a received GOAWAY does not close the connection state at once.
+
+    h2 moves to CLOSED on GOAWAY and then refuses every later frame, including the answers to
+    streams the server accepted (id <= last_stream_id), which RFC 9113 says it will still send.
+    Losing those answers would turn accepted pushes into retries, i.e. duplicates. We stop opening
+    streams on GOAWAY ourselves (``_Connection.usable``), so the state machine can stay open.
+    """
+
+    def _receive_goaway_frame(self, frame: Any) -> tuple[list[Any], list[Any]]:
+        event = h2.events.ConnectionTerminated()
+        event.error_code = h2.errors._error_code_from_int(frame.error_code)
+        event.last_stream_id = frame.last_stream_id
+        event.additional_data = frame.additional_data or None
+        return [], [event]
 
 
 class _Stream:
@@ -57,7 +75,7 @@ class _Connection(asyncio.Protocol):
         self.pool = pool
         self.loop = asyncio.get_running_loop()
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
-        self.conn = h2.connection.H2Connection(config=config)
+        self.conn = _GracefulH2Connection(config=config)
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, _Stream] = {}
         self.settings_received = self.loop.create_future()
@@ -136,13 +154,17 @@ class _Connection(asyncio.Protocol):
     # -- streams ------------------------------------------------------------------------------------
     @property
     def capacity(self) -> int:
-        if not self.usable:
+        if not self.usable or self.transport is None or self.transport.is_closing():
             return 0
         limit = min(self.conn.remote_settings.max_concurrent_streams, STREAM_CAP)
         return limit - len(self.streams)
 
     def start(self, request: httpx.Request, timeout: float | None) -> asyncio.Future[httpx.Response]:
         """Open a stream and write the request; returns the future of its response."""
+        if self.transport is None or self.transport.is_closing():
+            # Lost between acquire() and now: nothing was written, so a retry cannot duplicate.
+            self.usable = False
+            raise RequestNotProcessed("the connection closed before the request was sent")
         url = request.url
         authority = url.netloc
         headers = [

@@ -1,0 +1,27 @@
+"""``path("api/push/", include("django_push.api.urls"))``: the device registration API.
+
+URL names live in the ``django_push`` namespace; the template tags reverse the ``webpush-*`` ones, so
+the browser helper follows wherever a site mounts the API.
+"""
+
+from django.urls import path
+
+from . import views
+
+app_name = "django_push"
+
+urlpatterns = [
+    path("devices/", views.DeviceListView.as_view(), name="device-list"),
+    path("devices/<uuid:public_id>/", views.DeviceDetailView.as_view(), name="device-detail"),
+    path("devices/<uuid:public_id>/topics/", views.DeviceTopicListView.as_view(), name="device-topic-list"),
+    path(
+        "devices/<uuid:public_id>/topics/<slug:topic>/",
+        views.DeviceTopicDetailView.as_view(),
+        name="device-topic-detail",
+    ),
+    path("topics/", views.TopicListView.as_view(), name="topic-list"),
+    path("webpush/subscribe/", views.WebPushSubscribeView.as_view(), name="webpush-subscribe"),
+    path("webpush/unsubscribe/", views.WebPushUnsubscribeView.as_view(), name="webpush-unsubscribe"),
+    path("webpush/resubscribe/", views.WebPushResubscribeView.as_view(), name="webpush-resubscribe"),
+    path("webpush/vapid-public-key/", views.VapidPublicKeyView.as_view(), name="webpush-vapid-public-key"),
+]

@@ -1,0 +1,167 @@
+"""Validation of what apps and browsers send at registration: each function returns the normalized value
+or raises a DRF ``ValidationError`` whose message says what is wrong and what is expected.
+
+A bad token stored now is a failed send (and a wasted HTTP/2 stream) later, so the API refuses what a
+push service would refuse anyway, at the moment the client can still fix it. The checks stay loose where
+the services document no format (FCM) and strict where they do (APNs, Web Push keys).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import zoneinfo
+
+from rest_framework.exceptions import ValidationError
+
+from ..conf import push_settings
+
+APNS_TOKEN_LENGTH = 64
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+# Google documents no FCM token format and asks servers not to over-validate, so this allows the
+# URL-safe alphabet real tokens use ("<instance id>:APA91b…") plus '.', between generous bounds.
+FCM_TOKEN_MIN_LENGTH = 32
+FCM_TOKEN_MAX_LENGTH = 4096
+_FCM_TOKEN = re.compile(r"^[A-Za-z0-9_:.\-]+$")
+
+P256DH_LENGTH = 65  # an uncompressed P-256 point: 0x04 || X (32 bytes) || Y (32 bytes)
+AUTH_SECRET_LENGTH = 16
+
+# BCP 47 as devices report it: language, optional script, optional region, optional variants.
+_LOCALE = re.compile(
+    r"^(?P<language>[A-Za-z]{2,3})"
+    r"(?:-(?P<script>[A-Za-z]{4}))?"
+    r"(?:-(?P<region>[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?P<variants>(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*)$"
+)
+LOCALE_MAX_LENGTH = 35
+TIME_ZONE_MAX_LENGTH = 64
+_TIME_ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*$")
+
+
+def normalize_apns_token(value: str) -> str:
+    """An APNs token is 32 bytes in hex; APNs itself compares case-insensitively, we store lower case."""
+    token = value.strip()
+    if len(token) != APNS_TOKEN_LENGTH:
+        raise ValidationError(
+            f"An APNs device token is exactly {APNS_TOKEN_LENGTH} hexadecimal characters; "
+            f"got {len(token)} characters."
+        )
+    if not _HEX.match(token):
+        raise ValidationError("An APNs device token contains only hexadecimal characters (0-9, a-f).")
+    return token.lower()
+
+
+def validate_fcm_token(value: str) -> str:
+    token = value.strip()
+    if not FCM_TOKEN_MIN_LENGTH <= len(token) <= FCM_TOKEN_MAX_LENGTH:
+        raise ValidationError(
+            f"An FCM registration token is {FCM_TOKEN_MIN_LENGTH} to {FCM_TOKEN_MAX_LENGTH} characters "
+            f"long; got {len(token)}."
+        )
+    if not _FCM_TOKEN.match(token):
+        raise ValidationError(
+            "An FCM registration token contains only letters, digits and the characters '_', '-', ':' "
+            "and '.'."
+        )
+    return token
+
+
+def validate_webpush_endpoint(value: str) -> str:
+    """Allow-listed https push service URL (see :mod:`django_push.webpush_endpoints`), normalized."""
+    from ..exceptions import InvalidTarget
+    from ..webpush_endpoints import validate_endpoint
+
+    try:
+        return validate_endpoint(value, push_settings.WEBPUSH_ALLOWED_HOSTS)
+    except InvalidTarget as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def _b64url_decode(value: str, what: str) -> bytes:
+    text = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_\-]*={0,2}", text):
+        raise ValidationError(f"{what} must be base64url-encoded (letters, digits, '-' and '_').")
+    text = text.rstrip("=")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationError(f"{what} is not valid base64url.") from exc
+
+
+def _b64url_encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def validate_p256dh(value: str) -> str:
+    """The browser's ECDH public key; a bad one would make every message undecryptable, so check the
+    point is really on P-256 rather than just the right length."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    raw = _b64url_decode(value, "The p256dh key")
+    if len(raw) != P256DH_LENGTH:
+        raise ValidationError(
+            f"The p256dh key must decode to {P256DH_LENGTH} bytes (an uncompressed P-256 point); "
+            f"got {len(raw)} bytes."
+        )
+    if raw[0] != 0x04:
+        raise ValidationError("The p256dh key must be an uncompressed P-256 point (first byte 0x04).")
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    except ValueError as exc:
+        raise ValidationError("The p256dh key is not a point on the P-256 curve.") from exc
+    return _b64url_encode(raw)
+
+
+def validate_auth_secret(value: str) -> str:
+    raw = _b64url_decode(value, "The auth secret")
+    if len(raw) != AUTH_SECRET_LENGTH:
+        raise ValidationError(
+            f"The auth secret must decode to {AUTH_SECRET_LENGTH} bytes; got {len(raw)} bytes."
+        )
+    return _b64url_encode(raw)
+
+
+def normalize_locale(value: str) -> str:
+    """``fr_ca`` → ``fr-CA``, ``ZH-hant-tw`` → ``zh-Hant-TW``: one spelling per locale, so audiences
+    filtered by locale match whatever the client sent."""
+    text = value.strip().replace("_", "-")
+    if not text:
+        return ""
+    match = _LOCALE.match(text) if len(text) <= LOCALE_MAX_LENGTH else None
+    if match is None:
+        raise ValidationError(
+            f"{value!r} is not a BCP 47 language tag such as 'fr', 'fr-CA' or 'zh-Hant-TW'."
+        )
+    parts = [match["language"].lower()]
+    if match["script"]:
+        parts.append(match["script"].title())
+    if match["region"]:
+        parts.append(match["region"].upper())
+    if match["variants"]:
+        parts.extend(v.lower() for v in match["variants"].strip("-").split("-"))
+    return "-".join(parts)
+
+
+def validate_time_zone(value: str) -> str:
+    name = value.strip()
+    if not name:
+        return ""
+    message = f"{value!r} is not an IANA time zone name such as 'Europe/Paris' or 'America/New_York'."
+    if len(name) > TIME_ZONE_MAX_LENGTH or not _TIME_ZONE.match(name):
+        raise ValidationError(message)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValidationError(message) from exc
+    return name
+
+
+def validate_application(platform: str, application: str) -> None:
+    if not push_settings.is_known_application(platform, application):
+        known = ", ".join(push_settings.applications_for(platform))
+        raise ValidationError(
+            f"Unknown application {application!r} for {platform}; configured applications: {known}."
+        )

@@ -1,0 +1,245 @@
+"""The device API's views: thin HTTP wrappers around the serializers' registration logic.
+
+Every queryset is scoped to the caller (``Device.objects.for_user``), so another user's device is
+indistinguishable from one that does not exist: 404 for read, update, delete and topic changes alike.
+Devices are addressed by their opaque ``public_id``; tokens never appear in URLs or access logs.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from rest_framework import generics, status
+from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from ..conf import push_settings
+from ..models import Device, Subscription, Topic
+from . import schema
+from .permissions import anonymous_webpush_allowed, api_permissions
+from .serializers import (
+    DeviceRegistrationSerializer,
+    DeviceSerializer,
+    DeviceTopicSerializer,
+    DeviceUpdateSerializer,
+    TopicSerializer,
+    TopicSubscribeSerializer,
+    WebPushResubscribeSerializer,
+    WebPushSubscriptionSerializer,
+    WebPushUnsubscribeSerializer,
+)
+from .throttling import RegistrationThrottle
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"The request body is larger than {MAX_BODY_BYTES} bytes."
+    default_code = "request_too_large"
+
+
+class SizeLimitedJSONParser(JSONParser):
+    """JSON, at most :data:`MAX_BODY_BYTES`: registrations are a few hundred bytes, so anything much
+    bigger is a mistake or an attack, refused before it is parsed."""
+
+    max_bytes = MAX_BODY_BYTES
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        body = stream.read(self.max_bytes + 1)
+        if len(body) > self.max_bytes:
+            raise RequestTooLarge()
+        return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class PushAPIMixin:
+    """Configured permissions and the registration throttle, both read per request."""
+
+    parser_classes = [SizeLimitedJSONParser]
+    pagination_class = Pagination
+    throttled_methods: frozenset[str] = frozenset()
+    allow_anonymous_webpush = False
+    request: Request
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.allow_anonymous_webpush and anonymous_webpush_allowed(self.request):
+            return [AllowAny()]
+        return api_permissions()
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        throttles: list[BaseThrottle] = list(super().get_throttles())  # type: ignore[misc]
+        if self.request.method in self.throttled_methods:
+            throttles.append(RegistrationThrottle())
+        return throttles
+
+    def user_agent(self) -> str:
+        return self.request.META.get("HTTP_USER_AGENT", "")
+
+
+def _registered(device: Device, created: bool) -> Response:
+    return Response(
+        DeviceSerializer(device).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    )
+
+
+@schema.device_list
+class DeviceListView(PushAPIMixin, generics.ListAPIView):
+    serializer_class = DeviceSerializer
+    throttled_methods = frozenset({"POST"})
+
+    def get_queryset(self) -> QuerySet[Device]:
+        return Device.objects.for_user(self.request.user).order_by("id")
+
+    def post(self, request: Request) -> Response:
+        serializer = DeviceRegistrationSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        return _registered(*serializer.register(request.user, self.user_agent()))
+
+
+@schema.device_detail
+class DeviceDetailView(PushAPIMixin, generics.RetrieveDestroyAPIView):
+    serializer_class = DeviceSerializer
+    lookup_field = "public_id"
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Device]:
+        return Device.objects.for_user(self.request.user)
+
+    def patch(self, request: Request, public_id: str) -> Response:
+        device = self.get_object()
+        serializer = DeviceUpdateSerializer(device, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(DeviceSerializer(device).data)
+
+
+class _DeviceTopicsMixin(PushAPIMixin):
+    def device(self) -> Device:
+        return get_object_or_404(
+            Device.objects.for_user(self.request.user), public_id=self.kwargs["public_id"]
+        )
+
+    def _require_self_subscribe(self, topic: Topic) -> None:
+        if not topic.self_subscribe:
+            raise PermissionDenied(
+                f"Topic {topic.name!r} is managed by the site; a device cannot join or leave it."
+            )
+
+    kwargs: dict[str, Any]
+
+
+@schema.device_topics
+class DeviceTopicListView(_DeviceTopicsMixin, generics.ListAPIView):
+    serializer_class = DeviceTopicSerializer
+    throttled_methods = frozenset({"POST"})
+
+    def get_queryset(self) -> QuerySet[Subscription]:
+        return self.device().subscriptions.select_related("topic").order_by("topic__name")
+
+    def post(self, request: Request, public_id: str) -> Response:
+        device = self.device()
+        serializer = TopicSubscribeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        topic = serializer.validated_data["topic"]
+        self._require_self_subscribe(topic)
+        subscription, created = Subscription.objects.get_or_create(device=device, topic=topic)
+        return Response(
+            DeviceTopicSerializer(subscription).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+@schema.device_topic_detail
+class DeviceTopicDetailView(_DeviceTopicsMixin, APIView):
+    def delete(self, request: Request, public_id: str, topic: str) -> Response:
+        device = self.device()
+        found = get_object_or_404(Topic, name=topic)
+        self._require_self_subscribe(found)
+        Subscription.objects.filter(device=device, topic=found).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@schema.topic_list
+class TopicListView(PushAPIMixin, generics.ListAPIView):
+    serializer_class = TopicSerializer
+
+    def get_queryset(self) -> QuerySet[Topic]:
+        return Topic.objects.filter(self_subscribe=True).order_by("name")
+
+
+@schema.webpush_subscribe
+class WebPushSubscribeView(PushAPIMixin, APIView):
+    throttled_methods = frozenset({"POST"})
+    allow_anonymous_webpush = True
+
+    def post(self, request: Request) -> Response:
+        serializer = WebPushSubscriptionSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        return _registered(*serializer.register(request.user, self.user_agent()))
+
+
+@schema.webpush_unsubscribe
+class WebPushUnsubscribeView(PushAPIMixin, APIView):
+    throttled_methods = frozenset({"POST"})
+    allow_anonymous_webpush = True
+
+    def post(self, request: Request) -> Response:
+        serializer = WebPushUnsubscribeSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        serializer.unsubscribe(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@schema.webpush_resubscribe
+class WebPushResubscribeView(PushAPIMixin, APIView):
+    """Called by the service worker, which has no session or CSRF token: the old subscription's auth
+    secret is the credential, so this view needs no authentication at all."""
+
+    authentication_classes: list[Any] = []
+    throttled_methods = frozenset({"POST"})
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [AllowAny()]
+
+    def post(self, request: Request) -> Response:
+        serializer = WebPushResubscribeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        device = serializer.resubscribe()
+        if device is None:
+            return Response(
+                {"detail": "No subscription matches the old endpoint and auth secret."},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        return Response(DeviceSerializer(device).data)
+
+
+@schema.vapid_public_key
+class VapidPublicKeyView(APIView):
+    """The application server key browsers need to subscribe; public by nature, so readable by anyone."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        key = push_settings.VAPID_PUBLIC_KEY
+        if not key:
+            return Response(
+                {"detail": "Web Push is not configured: DJANGO_PUSH['VAPID_PUBLIC_KEY'] is empty."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response({"public_key": key})

@@ -1,0 +1,83 @@
+"""Fixtures for the device API tests: a urlconf that mounts the API, isolated throttle state, clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.cache.backends.locmem import LocMemCache
+from rest_framework.test import APIClient
+
+from django_push.api.throttling import RegistrationThrottle
+
+from ..factories import UserFactory
+
+# Needs PostgreSQL (real row locks and a concurrent unique index): only with the services suite.
+collect_ignore: list[str] = []
+if os.environ.get("DJANGO_PUSH_TEST_SERVICES") != "1":
+    collect_ignore.append("test_concurrency_pg.py")
+
+API = "/api/push/"
+P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
+AUTH = "tBHItJI5svbpez7KI4CCXg"
+APNS_TOKEN = "ab" * 32
+FCM_TOKEN = "dTTnTmfj5Ek:APA91bGt0Lz3Gk_4-ZTKdSbhUDs0SkVb9RGvxqJzHFb2bOoMuDXQ0AeyQ6yXNjmL3e1XrgWiAs"
+ENDPOINT = "https://fcm.googleapis.com/fcm/send/dTTnTmfj5Ek:APA91bGt0Lz3Gk"
+
+
+def subscription(endpoint: str = ENDPOINT, p256dh: str = P256DH, auth: str = AUTH) -> dict[str, Any]:
+    """What a browser's ``PushSubscription.toJSON()`` gives."""
+    return {"endpoint": endpoint, "expirationTime": None, "keys": {"p256dh": p256dh, "auth": auth}}
+
+
+@pytest.fixture(autouse=True)
+def _api_urls(settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.api.urls"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with an empty throttle history, without touching the shared cache (Redis in
+    the services suite, where other tests may be using it)."""
+    monkeypatch.setattr(RegistrationThrottle, "cache", LocMemCache("django-push-api-tests", {}))
+
+
+@pytest.fixture
+def push_conf(settings: Any) -> Callable[..., None]:
+    """``push_conf(API_THROTTLE_RATE="1/min")``: change DJANGO_PUSH settings for one test."""
+
+    def set_(**values: Any) -> None:
+        settings.DJANGO_PUSH = {**settings.DJANGO_PUSH, **values}
+
+    return set_
+
+
+@pytest.fixture
+def user(db: None) -> Any:
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db: None) -> Any:
+    return UserFactory()
+
+
+@pytest.fixture
+def api(user: Any) -> APIClient:
+    c = APIClient()
+    c.force_authenticate(user)
+    return c
+
+
+@pytest.fixture
+def other_api(other_user: Any) -> APIClient:
+    c = APIClient()
+    c.force_authenticate(other_user)
+    return c
+
+
+@pytest.fixture
+def anon(db: None) -> APIClient:
+    return APIClient()
