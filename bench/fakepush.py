@@ -277,8 +277,12 @@ class H2ServerProtocol(asyncio.Protocol):
             self.conn = h2.connection.H2Connection(config=config)
             self.conn.initiate_connection()
             self.conn.update_settings(
-                {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.behaviour.max_concurrent_streams}
+                {
+                    h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.behaviour.max_concurrent_streams,
+                    h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20,
+                }
             )
+            self.conn.increment_flow_control_window(1 << 24)  # like real services: a roomy window
             self.transport.write(self.conn.data_to_send())
 
     def connection_lost(self, exc: Exception | None) -> None:

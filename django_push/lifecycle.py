@@ -2,7 +2,8 @@
 
 * INVALID_TOKEN deactivates at once, with the reason, unless the device re-registered after the
   service's own "invalid since" time (APNs' 410 timestamp).
-* FAILED (an error that is the device's, not the service's or ours) increments ``failure_count``;
+* FAILED (an error that is the device's, not the service's or ours — a refused credential is
+  ours) increments ``failure_count``;
   reaching ``FAILURE_THRESHOLD`` consecutive failures deactivates. REJECTED (our payload) and
   THROTTLED/UNAVAILABLE (the service) do not count against the device.
 * SENT resets the count and records ``last_success_at``.
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from .backends.base import AUTH_ERROR_CODE
 from .conf import push_settings
 from .models import Device
 from .results import DeliveryStatus, SendResult
@@ -37,7 +39,8 @@ def apply(outcomes: Sequence[tuple[Device, SendResult]], now: datetime | None = 
             if result.invalid_since is not None and device.registered_at > result.invalid_since:
                 continue  # re-registered after the service dropped the old token: still good
             invalid[_reason(result)].append(device)
-        elif result.status == DeliveryStatus.FAILED:
+        elif result.status == DeliveryStatus.FAILED and result.error_code != AUTH_ERROR_CODE:
+            # Our credentials being refused is not the device's fault: it must not count against it.
             failed[_reason(result)[:255]].append(device.pk)
 
     if sent_ids:

@@ -125,12 +125,13 @@ _parsed_cache: dict[tuple[str, ...], tuple[AllowedHost, ...]] = {}
 
 def _allow_list(allowed_hosts: Sequence[str] | Sequence[AllowedHost] | None) -> tuple[AllowedHost, ...]:
     entries = push_settings.WEBPUSH_ALLOWED_HOSTS if allowed_hosts is None else allowed_hosts
-    if all(isinstance(e, AllowedHost) for e in entries):
-        return tuple(entries)  # type: ignore[arg-type]
-    key = tuple(entries)  # type: ignore[arg-type]
+    hosts = tuple(e for e in entries if isinstance(e, AllowedHost))
+    if len(hosts) == len(entries):
+        return hosts  # already parsed (the backend parses its option once)
+    key = tuple(str(e) for e in entries)
     parsed = _parsed_cache.get(key)
     if parsed is None:
-        parsed = _parsed_cache[key] = parse_allowed_hosts(key)  # type: ignore[arg-type]
+        parsed = _parsed_cache[key] = parse_allowed_hosts(key)
     return parsed
 
 

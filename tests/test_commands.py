@@ -76,7 +76,7 @@ def test_clearpushdevices_dry_run_changes_nothing():
 
 
 def test_clearpushdevices_deactivates_with_set_based_sql():
-    fresh, never_old, success_old, recent = _stale_fixture()
+    _fresh, never_old, success_old, _recent = _stale_fixture()
     with CaptureQueriesContext(connection) as queries:
         out = run("clearpushdevices", "--days", "30")
     assert "deactivated 2 device(s)" in out
@@ -89,7 +89,7 @@ def test_clearpushdevices_deactivates_with_set_based_sql():
 
 
 def test_clearpushdevices_delete():
-    fresh, never_old, success_old, recent = _stale_fixture()
+    fresh, _never_old, _success_old, recent = _stale_fixture()
     assert "deleted 2 device(s)" in run("clearpushdevices", "--days", "30", "--delete")
     assert set(Device.objects.values_list("pk", flat=True)) == {fresh.pk, recent.pk}
 

@@ -142,3 +142,10 @@ def test_backends_without_credentials_are_skipped_and_unknown_platforms_fail(set
     settings.DJANGO_PUSH = {"BACKENDS": {}}
     with pytest.raises(CommandError, match="empty"):
         run("checkpushcredentials")
+
+
+def test_runs_with_system_checks_like_manage_py(settings):
+    settings.DJANGO_PUSH = {"BACKENDS": {"apns": {"BACKEND": "django_push.backends.locmem.LocmemBackend"}}}
+    out = io.StringIO()
+    call_command("checkpushcredentials", skip_checks=False, stdout=out)
+    assert "apns/default: OK" in out.getvalue()

@@ -2,6 +2,7 @@ import pytest
 from django.db import transaction
 
 from django_push import dispatch, testing
+from django_push.backends.locmem import LocmemBackend
 from django_push.message import PushMessage
 from django_push.models import Delivery, Device, Notification, Subscription
 from django_push.results import DeliveryStatus, SendResult
@@ -216,3 +217,28 @@ def test_device_deleted_after_planning_is_counted_as_skipped():
     dispatch.process_chunk(n.pk, ids)
     n.refresh_from_db()
     assert (n.sent, n.skipped, n.status) == (1, 1, "done")
+
+
+def test_refused_credentials_do_not_count_against_devices(settings):
+    from django_push.exceptions import PushAuthError
+
+    class RefusingBackend(LocmemBackend):
+        async def prepare(self, message):
+            raise PushAuthError(
+                "APNs refused our credentials: InvalidProviderToken", reason="InvalidProviderToken"
+            )
+
+    settings.DJANGO_PUSH = {
+        **settings.DJANGO_PUSH,
+        "BACKENDS": {"apns": {"BACKEND": RefusingBackend.__module__ + "._Refusing"}},
+    }
+    import sys
+
+    sys.modules[__name__]._Refusing = RefusingBackend
+    device = DeviceFactory()
+    for _ in range(4):
+        n = dispatch.send_message(PushMessage(title="x"), [device])
+    device.refresh_from_db()
+    d = Delivery.objects.get(notification=n)
+    assert (d.status, d.error_code) == ("failed", "auth") and "InvalidProviderToken" in d.reason
+    assert device.active and device.failure_count == 0

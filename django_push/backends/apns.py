@@ -266,7 +266,10 @@ class APNsBackend(HTTPBackend):
             raise PushConfigurationError(
                 f"{path}['topic'] must be the app's bundle id, e.g. 'com.example.app'"
             )
-        if not MIN_MINT_INTERVAL <= int(o["token_ttl"]) <= MAX_TOKEN_TTL:
+        if (
+            not isinstance(o["token_ttl"], int | float)
+            or not MIN_MINT_INTERVAL <= o["token_ttl"] <= MAX_TOKEN_TTL
+        ):
             raise PushConfigurationError(
                 f"{path}['token_ttl'] must be {MIN_MINT_INTERVAL}..{MAX_TOKEN_TTL} seconds: Apple refuses "
                 "a new token more often than every 20 minutes and a token older than an hour"
@@ -319,7 +322,13 @@ class APNsBackend(HTTPBackend):
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
             o = self.options
-            ctx.load_cert_chain(o["cert_file"], o["cert_key_file"] or None, o["cert_password"] or None)
+            try:
+                ctx.load_cert_chain(o["cert_file"], o["cert_key_file"] or None, o["cert_password"] or None)
+            except (OSError, ssl.SSLError) as exc:
+                raise PushAuthError(
+                    f"{self.setting_path}['cert_file'] cannot be loaded with its key: {exc}",
+                    reason="BadCertificate",
+                ) from exc
             self._ssl_context = ctx
         return self._ssl_context
 
@@ -492,11 +501,11 @@ class APNsBackend(HTTPBackend):
             )
         from cryptography import x509
 
+        self.ssl_context()
         try:
-            self.ssl_context()
             with open(self.options["cert_file"], "rb") as f:
                 cert = x509.load_pem_x509_certificate(f.read())
-        except (OSError, ValueError, ssl.SSLError) as exc:
+        except (OSError, ValueError) as exc:
             raise PushConfigurationError(f"{self.setting_path}['cert_file'] cannot be loaded: {exc}") from exc
         now = datetime.now(timezone.utc)
         if cert.not_valid_after_utc < now:

@@ -33,6 +33,8 @@ class _Required:
 REQUIRED: Any = _Required()
 
 COMMON_OPTIONS: dict[str, Any] = {"max_concurrency": 1000}
+# error_code of results failed because the service refused *our* credentials: not the device's fault.
+AUTH_ERROR_CODE = "auth"
 
 
 class BaseBackend:
@@ -129,7 +131,20 @@ class BaseBackend:
             return []
         if not self.opened:
             await self.aopen()
-        await self.prepare(message)
+        try:
+            await self.prepare(message)
+        except PushAuthError as exc:
+            results = [
+                SendResult(
+                    DeliveryStatus.FAILED, error_code=AUTH_ERROR_CODE, reason=f"{exc.reason}: {exc}"[:500]
+                )
+                for _ in targets
+            ]
+            if on_result is not None:
+                for index, result in enumerate(results):
+                    on_result(index, result)
+            exc.results = results  # type: ignore[attr-defined]
+            raise
         semaphore = self._semaphore()
 
         async def one(index: int, target: Target) -> SendResult | BaseException:
@@ -162,7 +177,9 @@ class BaseBackend:
             o
             if isinstance(o, SendResult)
             else SendResult(
-                DeliveryStatus.FAILED, error_code=getattr(o, "reason", "") or "auth", reason=str(o)
+                DeliveryStatus.FAILED,
+                error_code=AUTH_ERROR_CODE,
+                reason=f"{getattr(o, 'reason', '')}: {o}"[:500],
             )
             for o in outcomes
         ]

@@ -374,7 +374,7 @@ class FCMBackend(HTTPBackend):
             payload = {}
         if status == 200:
             return SendResult.sent(str(payload.get("name", "")))
-        error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+        error: dict[str, Any] = payload["error"] if isinstance(payload.get("error"), dict) else {}
         state = str(error.get("status", ""))
         text = str(error.get("message", ""))
         details = [d for d in error.get("details", []) or [] if isinstance(d, dict)]

@@ -121,7 +121,8 @@ class WebPushBackend(HTTPBackend):
                 f"{path}['vapid_subject'] must be a contact for the push services: 'mailto:ops@example.com' "
                 f"or 'https://example.com', not {o['vapid_subject']!r}"
             )
-        if not VAPID_RENEW_MARGIN < int(o["vapid_expiration"]) <= MAX_VAPID_EXPIRATION:
+        expiration = o["vapid_expiration"]
+        if not isinstance(expiration, int) or not VAPID_RENEW_MARGIN < expiration <= MAX_VAPID_EXPIRATION:
             raise PushConfigurationError(
                 f"{path}['vapid_expiration'] must be more than {VAPID_RENEW_MARGIN} and at most "
                 f"{MAX_VAPID_EXPIRATION} seconds (push services refuse tokens valid for over 24 hours)"

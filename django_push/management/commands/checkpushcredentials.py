@@ -42,7 +42,7 @@ class Command(BaseCommand):
             for application in push_settings.applications_for(platform):
                 label = f"{platform}/{application}"
                 try:
-                    summary = self.check(platform, application, fetch_token=options["fetch_token"])
+                    summary = self.check_backend(platform, application, fetch_token=options["fetch_token"])
                 except (ImproperlyConfigured, PushError, OSError, ValueError) as exc:
                     problems.append(f"{label}: {exc}")
                     self.stdout.write(self.style.ERROR(f"{label}: PROBLEM - {exc}"))
@@ -53,7 +53,7 @@ class Command(BaseCommand):
                 f"{len(problems)} backend(s) cannot send with their credentials:\n" + "\n".join(problems)
             )
 
-    def check(self, platform: str, application: str, *, fetch_token: bool) -> str:
+    def check_backend(self, platform: str, application: str, *, fetch_token: bool) -> str:
         path, backend_options = backend_config(platform, application)
         try:
             cls = import_string(path)

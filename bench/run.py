@@ -1,0 +1,392 @@
+"""Throughput benchmark: broadcasts through the local fake push service, against a reference client.
+
+    python -m bench.run                       # 10,000 devices per service, 0 ms and 50 ms latency
+    python -m bench.run --devices 2000 --latencies 0.05 --services apns
+
+For each latency it starts the fake service in its own process, runs the minimal asyncio + h2
+reference client (bench/h2_reference.py), then a broadcast per service through django_push in one
+worker process (and in two), on PostgreSQL with every Delivery written. Reports delivered/s, CPU
+seconds per 1,000 sends, peak RSS, and our rate as a ratio of the reference's in the same run —
+these machines are shared and noisy, so only same-run ratios mean much. Writes
+bench/results/latest.json. Needs PostgreSQL on 127.0.0.1 (trust auth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DB = os.environ.get("BENCH_DB", "bench_push")
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def credentials(workdir: str) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    def pem(key: object) -> str:
+        return key.private_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+
+    browser = ec.generate_private_key(ec.SECP256R1())
+    return {
+        "apns_key": pem(ec.generate_private_key(ec.SECP256R1())),
+        "fcm_key": pem(rsa.generate_private_key(65537, 2048)),
+        "vapid": b64(
+            ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value.to_bytes(32, "big")
+        ),
+        "p256dh": b64(
+            browser.public_key().public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+        ),
+        "auth": b64(os.urandom(16)),
+    }
+
+
+def push_settings(url: str, ca_file: str, creds: dict[str, str]) -> dict:
+    common = {"production_url": url, "sandbox_url": url, "verify": ca_file}
+    return {
+        "BACKENDS": {
+            "apns": {
+                "BACKEND": "django_push.backends.apns.APNsBackend",
+                "OPTIONS": {
+                    "team_id": "TEAM123456",
+                    "key_id": "KEY1234567",
+                    "key": creds["apns_key"],
+                    "topic": "com.example.app",
+                    **common,
+                },
+            },
+            "fcm": {
+                "BACKEND": "django_push.backends.fcm.FCMBackend",
+                "OPTIONS": {
+                    "project_id": "bench",
+                    "endpoint": url + "/v1/projects/{project_id}/messages:send",
+                    "token_uri": url + "/token",
+                    "verify": ca_file,
+                    "credentials": {
+                        "type": "service_account",
+                        "project_id": "bench",
+                        "private_key_id": "k1",
+                        "private_key": creds["fcm_key"],
+                        "client_email": "bench@bench.iam.gserviceaccount.com",
+                        "token_uri": "https://oauth2.googleapis.com/token",
+                    },
+                },
+            },
+            "webpush": {
+                "BACKEND": "django_push.backends.webpush.WebPushBackend",
+                "OPTIONS": {
+                    "vapid_private_key": creds["vapid"],
+                    "vapid_subject": "mailto:bench@example.com",
+                    "allowed_hosts": [url.split("//", 1)[1]],
+                    "verify": ca_file,
+                },
+            },
+        },
+        "CHUNK_SIZE": 500,
+        "USE_CELERY": False,
+    }
+
+
+def psql(sql: str, db: str = "postgres") -> None:
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            os.environ.get("PGUSER", "postgres"),
+            "-d",
+            db,
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def child_env(settings: dict) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "BENCH_DB": DB,
+        "BENCH_PUSH_JSON": json.dumps(settings),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def reset_db(settings: dict) -> None:
+    psql(f"DROP DATABASE IF EXISTS {DB}")
+    psql(f"CREATE DATABASE {DB}")
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "-v", "0"], check=True, env=child_env(settings), cwd=ROOT
+    )
+
+
+def create_devices(service: str, n: int, url: str, creds: dict[str, str]) -> None:
+    address = {
+        "apns": "lpad(to_hex(i), 64, '0')",
+        "fcm": "'fcm-token-' || i",
+        "webpush": f"'{url}/wp/s' || i",
+    }[service]
+    p256dh, auth = (creds["p256dh"], creds["auth"]) if service == "webpush" else ("", "")
+    psql(
+        "TRUNCATE django_push_delivery, django_push_notification, django_push_device CASCADE; "
+        "INSERT INTO django_push_device (public_id, platform, application, address, address_hash, p256dh, auth,"
+        " environment, name, user_agent, locale, time_zone, active, created_at, updated_at, registered_at,"
+        " failure_count, last_failure_reason, deactivation_reason) "
+        f"SELECT md5(i::text)::uuid, '{service}', 'default', {address}, encode(sha256(({address})::bytea), 'hex'),"
+        f" '{p256dh}', '{auth}', 'production', '', '', '', '', true, now(), now(), now(), 0, '', '' "
+        f"FROM generate_series(1, {n}) AS i",
+        DB,
+    )
+    psql("VACUUM ANALYZE django_push_device", DB)
+
+
+def child_send(chunk_file: str | None) -> None:
+    """One worker process: send a whole broadcast (plan inline), or the chunks listed in a file."""
+    import django
+
+    django.setup()
+    from django_push import dispatch
+    from django_push.models import Notification
+
+    if chunk_file:
+        spec = json.loads(Path(chunk_file).read_text())
+        notification_id, chunks = spec["notification"], spec["chunks"]
+        start = time.time()  # wall-clock start, comparable across processes
+        cpu = time.process_time()
+        for ids in chunks:
+            dispatch.process_chunk(notification_id, ids)
+        cpu = time.process_time() - cpu
+        end = time.time()
+    else:
+        n = dispatch.create(audience={"all": True}, title="Benchmark", body="Hello from django_push")
+        notification_id = n.pk
+        start, cpu = time.time(), time.process_time()
+        dispatch.plan(n.pk)
+        cpu, end = time.process_time() - cpu, time.time()
+    n = Notification.objects.get(pk=notification_id)
+    print(
+        json.dumps(
+            {
+                "start": start,
+                "end": end,
+                "cpu_s": cpu,
+                "sent": n.sent,
+                "failed": n.failed,
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def send(settings: dict, workers: int) -> dict:
+    env = child_env(settings)
+    if workers == 1:
+        out = (
+            subprocess.run(
+                [sys.executable, "-m", "bench.run", "--child-send"],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        results = [json.loads(out)]
+        sent = results[0]["sent"]
+    else:
+        # Plan in this process (as the planner task would), then N processes share the chunks, as N
+        # Celery worker processes would.
+        plan = (
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    (
+                        "import django, json; django.setup()\n"
+                        "from django_push import dispatch, audience\n"
+                        "n = dispatch.create(audience={'all': True}, title='Benchmark', body='Hello from django_push')\n"
+                        "chunks = list(audience.id_chunks(n.audience, 500))\n"
+                        "from django_push.models import Notification\n"
+                        "from django.utils import timezone\n"
+                        "Notification.objects.filter(pk=n.pk).update(status='sending', targeted=sum(map(len, chunks)),"
+                        " planned_at=timezone.now())\n"
+                        "print(json.dumps({'notification': n.pk, 'chunks': chunks}))"
+                    ),
+                ],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        spec = json.loads(plan)
+        files, procs = [], []
+        for w in range(workers):
+            f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+            json.dump({"notification": spec["notification"], "chunks": spec["chunks"][w::workers]}, f)
+            f.close()
+            files.append(f.name)
+        for name in files:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bench.run", "--child-send", "--chunks", name],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        sent = max(r["sent"] for r in results)  # the process that finished last saw every chunk
+        for name in files:
+            os.unlink(name)
+    wall = max(r["end"] for r in results) - min(r["start"] for r in results)
+    cpu = sum(r["cpu_s"] for r in results)
+    return {
+        "workers": workers,
+        "sent": sent,
+        "failed": results[-1]["failed"],
+        "wall_s": round(wall, 2),
+        "per_second": round(sent / wall, 1),
+        "cpu_s_per_1000": round(1000 * cpu / max(1, sent), 3),
+        "peak_rss_mb": round(max(r["rss_mb"] for r in results), 1),
+    }
+
+
+def fake_stats(url: str, ca_file: str, reset: bool = False) -> dict:
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=ca_file)
+    request = urllib.request.Request(
+        url + ("/_reset" if reset else "/_stats"), method="POST" if reset else "GET"
+    )
+    with urllib.request.urlopen(request, context=ctx) as response:
+        return json.loads(response.read())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--latencies", default="0,0.05")
+    parser.add_argument("--services", default="apns,fcm,webpush")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--port", type=int, default=18443)
+    parser.add_argument("--child-send", action="store_true")
+    parser.add_argument("--chunks")
+    args = parser.parse_args()
+    if args.child_send:
+        return child_send(args.chunks)
+
+    workdir = tempfile.mkdtemp(prefix="bench-")
+    creds = credentials(workdir)
+    report: dict = {"devices": args.devices, "runs": []}
+    for latency in [float(x) for x in args.latencies.split(",")]:
+        ca_file = os.path.join(workdir, "fakepush.pem")
+        url = f"https://127.0.0.1:{args.port}"
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.fakepush",
+                "--port",
+                str(args.port),
+                "--latency",
+                str(latency),
+                "--cert-out",
+                ca_file,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert server.stdout is not None
+        server.stdout.readline()  # "fakepush listening on …"
+        try:
+            settings = push_settings(url, ca_file, creds)
+            reset_db(settings)
+            ref = json.loads(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.h2_reference",
+                        "--url",
+                        url,
+                        "--ca-file",
+                        ca_file,
+                        "-n",
+                        str(args.devices),
+                    ],
+                    cwd=ROOT,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout.strip()
+            )
+            print(
+                f"latency {latency * 1000:.0f} ms  reference client: {ref['per_second']}/s, "
+                f"{ref['cpu_ms_per_request']} ms CPU/request",
+                flush=True,
+            )
+            for service in args.services.split(","):
+                for workers in [int(w) for w in args.workers.split(",")]:
+                    create_devices(service, args.devices, url, creds)
+                    fake_stats(url, ca_file, reset=True)
+                    result = send(settings, workers)
+                    stats = fake_stats(url, ca_file)
+                    result.update(
+                        service=service,
+                        latency_ms=latency * 1000,
+                        ratio_to_reference=round(result["per_second"] / ref["per_second"], 2),
+                        duplicates=stats["duplicates"],
+                        accepted=stats["accepted_total"],
+                        reference_per_second=ref["per_second"],
+                    )
+                    report["runs"].append(result)
+                    print(
+                        f"  {service:8} workers={workers}: {result['per_second']}/s "
+                        f"({result['ratio_to_reference']}× reference), {result['cpu_s_per_1000']} s CPU/1000, "
+                        f"RSS {result['peak_rss_mb']} MB, sent {result['sent']}/{args.devices}, "
+                        f"duplicates {result['duplicates']}",
+                        flush=True,
+                    )
+        finally:
+            server.terminate()
+            server.wait(10)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(report, indent=2))
+    if not os.environ.get("BENCH_KEEP_DB"):
+        psql(f"DROP DATABASE IF EXISTS {DB}")
+
+
+if __name__ == "__main__":
+    main()
