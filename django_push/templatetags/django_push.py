@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from django import template
 from django.conf import settings
+from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
@@ -34,13 +35,17 @@ def push_urls() -> dict[str, str]:
     return urls
 
 
-@register.simple_tag
-def push_scripts(scope: str = "/", application: str = "") -> str:
+@register.simple_tag(takes_context=True)
+def push_scripts(context: template.Context, scope: str = "/", application: str = "") -> str:
+    """The subscribe helper, configured. The CSRF token is passed in the tag (and its cookie set), so
+    the helper's POSTs work on pages without a form and on sites with CSRF_COOKIE_HTTPONLY."""
     urls = push_urls()
+    request = context.get("request")
+    token = get_token(request) if request is not None else ""
     return format_html(
         '<script src="{}" data-service-worker="{}" data-scope="{}" data-vapid-key-url="{}" '
-        'data-subscribe-url="{}" data-unsubscribe-url="{}" data-csrf-cookie="{}" data-application="{}" '
-        "defer></script>",
+        'data-subscribe-url="{}" data-unsubscribe-url="{}" data-csrf-cookie="{}" data-csrf-token="{}" '
+        'data-application="{}" defer></script>',
         static("django_push/push.js"),
         urls["worker"],
         scope,
@@ -48,6 +53,7 @@ def push_scripts(scope: str = "/", application: str = "") -> str:
         urls["subscribe"],
         urls["unsubscribe"],
         settings.CSRF_COOKIE_NAME,
+        token,
         application,
     )
 

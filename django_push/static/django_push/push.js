@@ -14,6 +14,7 @@
     subscribeUrl: script.dataset.subscribeUrl,
     unsubscribeUrl: script.dataset.unsubscribeUrl,
     csrfCookie: script.dataset.csrfCookie || "csrftoken",
+    csrfToken: script.dataset.csrfToken || "",
     application: script.dataset.application || "",
   };
   const supported = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
@@ -33,7 +34,7 @@
     const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": cookie(cfg.csrfCookie) },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": cookie(cfg.csrfCookie) || cfg.csrfToken },
       body: JSON.stringify(body),
     });
     if (!response.ok) {
