@@ -3,13 +3,15 @@
 Registration is idempotent by (platform, application, address): the same token posted twice is one row.
 The address is what identifies a device, so whoever posts it owns it ("the phone changed hands"), with
 one exception: a Web Push endpoint is only taken over by a client that also knows the subscription's
-auth secret, since endpoints travel through more hands (logs, service workers) than app tokens do.
+auth secret. An endpoint is a URL that pages, scripts and proxies handle; without that proof, anyone who
+saw one could re-key the subscription so that the real browser could no longer decrypt its messages.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -50,6 +52,7 @@ def register_device(
                             application=application,
                             address=address,
                             owner=owner,
+                            created_at=now,
                             registered_at=now,
                             last_seen_at=now,
                             **values,
@@ -62,7 +65,7 @@ def register_device(
     raise IntegrityError(f"could not register a {platform} device after {MAX_UPSERT_ATTEMPTS} attempts")
 
 
-def _refresh(device: Device, owner: Any, values: dict[str, Any], now: Any) -> None:
+def _refresh(device: Device, owner: Any, values: dict[str, Any], now: datetime) -> None:
     owner_id = owner.pk if owner is not None else None
     same_owner = owner_id is not None and device.owner_id == owner_id
     if (
@@ -82,7 +85,7 @@ def _refresh(device: Device, owner: Any, values: dict[str, Any], now: Any) -> No
     device.save()
 
 
-def _reactivate(device: Device, now: Any) -> None:
+def _reactivate(device: Device, now: datetime) -> None:
     """A registration is the app saying "this address works": forget past failures."""
     device.registered_at = device.last_seen_at = now
     device.active = True
@@ -177,11 +180,13 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
         for key, func in (("p256dh", validators.validate_p256dh), ("auth", validators.validate_auth_secret)):
             if platform == Platform.WEBPUSH:
                 if key not in attrs:
-                    errors[key] = [f"A Web Push subscription needs its {key} key."]
+                    errors[key] = [
+                        f"Web Push devices need the subscription's {key} (keys.{key} in toJSON())."
+                    ]
                 else:
                     attrs[key] = check(key, func, attrs[key])
             elif key in attrs:
-                errors[key] = [f"Only Web Push devices have a {key} key; leave it out."]
+                errors[key] = [f"Leave {key} out: only Web Push devices have subscription keys."]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -191,7 +196,9 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
         values = {
             k: data[k] for k in ("name", "locale", "time_zone", "environment", "p256dh", "auth") if k in data
         }
-        values["user_agent"] = data.get("user_agent", user_agent[:512])
+        agent = data.get("user_agent", user_agent[:512])
+        if agent:  # a client that sends none keeps the one it sent last time
+            values["user_agent"] = agent
         try:
             return register_device(
                 platform=data["platform"],
@@ -289,7 +296,9 @@ class WebPushSubscriptionSerializer(_DeviceDetailsMixin):
     def register(self, owner: Any, user_agent: str) -> tuple[Device, bool]:
         data = self.validated_data
         values = {k: data[k] for k in ("name", "locale", "time_zone") if k in data}
-        values.update(data["keys"], user_agent=user_agent[:512])
+        values.update(data["keys"])
+        if user_agent:
+            values["user_agent"] = user_agent[:512]
         try:
             return register_device(
                 platform=Platform.WEBPUSH,

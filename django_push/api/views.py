@@ -8,23 +8,26 @@ Devices are addressed by their opaque ``public_id``; tokens never appear in URLs
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, PermissionDenied
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
+from rest_framework.pagination import BasePagination, PageNumberPagination
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from ..conf import push_settings
 from ..models import Device, Subscription, Topic
-from . import schema
+from . import schema as docs
 from .permissions import anonymous_webpush_allowed, api_permissions
 from .serializers import (
     DeviceRegistrationSerializer,
@@ -67,14 +70,15 @@ class Pagination(PageNumberPagination):
     max_page_size = 200
 
 
-class PushAPIMixin:
+class PushAPIView(APIView):
     """Configured permissions and the registration throttle, both read per request."""
 
-    parser_classes = [SizeLimitedJSONParser]
-    pagination_class = Pagination
+    # drf-spectacular documents these views even where DEFAULT_SCHEMA_CLASS is DRF's (see docs.document).
+    schema: ViewInspector | None = docs.SCHEMA_CLASS()
+    parser_classes: Sequence[type[BaseParser]] = [SizeLimitedJSONParser]
+    pagination_class: type[BasePagination] | None = Pagination
     throttled_methods: frozenset[str] = frozenset()
     allow_anonymous_webpush = False
-    request: Request
 
     def get_permissions(self) -> list[BasePermission]:
         if self.allow_anonymous_webpush and anonymous_webpush_allowed(self.request):
@@ -82,7 +86,7 @@ class PushAPIMixin:
         return api_permissions()
 
     def get_throttles(self) -> list[BaseThrottle]:
-        throttles: list[BaseThrottle] = list(super().get_throttles())  # type: ignore[misc]
+        throttles: list[BaseThrottle] = list(super().get_throttles())
         if self.request.method in self.throttled_methods:
             throttles.append(RegistrationThrottle())
         return throttles
@@ -97,13 +101,16 @@ def _registered(device: Device, created: bool) -> Response:
     )
 
 
-@schema.device_list
-class DeviceListView(PushAPIMixin, generics.ListAPIView):
+@docs.device_list
+class DeviceListView(PushAPIView, generics.ListAPIView):
     serializer_class = DeviceSerializer
     throttled_methods = frozenset({"POST"})
 
     def get_queryset(self) -> QuerySet[Device]:
         return Device.objects.for_user(self.request.user).order_by("id")
+
+    def get(self, request: Request) -> Response:
+        return self.list(request)
 
     def post(self, request: Request) -> Response:
         serializer = DeviceRegistrationSerializer(data=request.data, context={"request": request})
@@ -111,8 +118,8 @@ class DeviceListView(PushAPIMixin, generics.ListAPIView):
         return _registered(*serializer.register(request.user, self.user_agent()))
 
 
-@schema.device_detail
-class DeviceDetailView(PushAPIMixin, generics.RetrieveDestroyAPIView):
+@docs.device_detail
+class DeviceDetailView(PushAPIView, generics.RetrieveDestroyAPIView):
     serializer_class = DeviceSerializer
     lookup_field = "public_id"
     http_method_names = ["get", "patch", "delete", "head", "options"]
@@ -120,7 +127,13 @@ class DeviceDetailView(PushAPIMixin, generics.RetrieveDestroyAPIView):
     def get_queryset(self) -> QuerySet[Device]:
         return Device.objects.for_user(self.request.user)
 
-    def patch(self, request: Request, public_id: str) -> Response:
+    def get(self, request: Request, public_id: UUID) -> Response:
+        return self.retrieve(request, public_id=public_id)
+
+    def delete(self, request: Request, public_id: UUID) -> Response:
+        return self.destroy(request, public_id=public_id)
+
+    def patch(self, request: Request, public_id: UUID) -> Response:
         device = self.get_object()
         serializer = DeviceUpdateSerializer(device, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -128,7 +141,7 @@ class DeviceDetailView(PushAPIMixin, generics.RetrieveDestroyAPIView):
         return Response(DeviceSerializer(device).data)
 
 
-class _DeviceTopicsMixin(PushAPIMixin):
+class _DeviceTopicsView(PushAPIView):
     def device(self) -> Device:
         return get_object_or_404(
             Device.objects.for_user(self.request.user), public_id=self.kwargs["public_id"]
@@ -140,18 +153,19 @@ class _DeviceTopicsMixin(PushAPIMixin):
                 f"Topic {topic.name!r} is managed by the site; a device cannot join or leave it."
             )
 
-    kwargs: dict[str, Any]
 
-
-@schema.device_topics
-class DeviceTopicListView(_DeviceTopicsMixin, generics.ListAPIView):
+@docs.device_topics
+class DeviceTopicListView(_DeviceTopicsView, generics.ListAPIView):
     serializer_class = DeviceTopicSerializer
     throttled_methods = frozenset({"POST"})
 
     def get_queryset(self) -> QuerySet[Subscription]:
         return self.device().subscriptions.select_related("topic").order_by("topic__name")
 
-    def post(self, request: Request, public_id: str) -> Response:
+    def get(self, request: Request, public_id: UUID) -> Response:
+        return self.list(request)
+
+    def post(self, request: Request, public_id: UUID) -> Response:
         device = self.device()
         serializer = TopicSubscribeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -164,8 +178,8 @@ class DeviceTopicListView(_DeviceTopicsMixin, generics.ListAPIView):
         )
 
 
-@schema.device_topic_detail
-class DeviceTopicDetailView(_DeviceTopicsMixin, APIView):
+@docs.device_topic_detail
+class DeviceTopicDetailView(_DeviceTopicsView):
     def delete(self, request: Request, public_id: str, topic: str) -> Response:
         device = self.device()
         found = get_object_or_404(Topic, name=topic)
@@ -174,16 +188,19 @@ class DeviceTopicDetailView(_DeviceTopicsMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@schema.topic_list
-class TopicListView(PushAPIMixin, generics.ListAPIView):
+@docs.topic_list
+class TopicListView(PushAPIView, generics.ListAPIView):
     serializer_class = TopicSerializer
 
     def get_queryset(self) -> QuerySet[Topic]:
         return Topic.objects.filter(self_subscribe=True).order_by("name")
 
+    def get(self, request: Request) -> Response:
+        return self.list(request)
 
-@schema.webpush_subscribe
-class WebPushSubscribeView(PushAPIMixin, APIView):
+
+@docs.webpush_subscribe
+class WebPushSubscribeView(PushAPIView):
     throttled_methods = frozenset({"POST"})
     allow_anonymous_webpush = True
 
@@ -193,8 +210,8 @@ class WebPushSubscribeView(PushAPIMixin, APIView):
         return _registered(*serializer.register(request.user, self.user_agent()))
 
 
-@schema.webpush_unsubscribe
-class WebPushUnsubscribeView(PushAPIMixin, APIView):
+@docs.webpush_unsubscribe
+class WebPushUnsubscribeView(PushAPIView):
     throttled_methods = frozenset({"POST"})
     allow_anonymous_webpush = True
 
@@ -205,8 +222,8 @@ class WebPushUnsubscribeView(PushAPIMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@schema.webpush_resubscribe
-class WebPushResubscribeView(PushAPIMixin, APIView):
+@docs.webpush_resubscribe
+class WebPushResubscribeView(PushAPIView):
     """Called by the service worker, which has no session or CSRF token: the old subscription's auth
     secret is the credential, so this view needs no authentication at all."""
 
@@ -228,10 +245,11 @@ class WebPushResubscribeView(PushAPIMixin, APIView):
         return Response(DeviceSerializer(device).data)
 
 
-@schema.vapid_public_key
+@docs.vapid_public_key
 class VapidPublicKeyView(APIView):
     """The application server key browsers need to subscribe; public by nature, so readable by anyone."""
 
+    schema = docs.SCHEMA_CLASS()
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +42,8 @@ def _api_urls(settings: Any) -> None:
 def _fresh_throttle_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with an empty throttle history, without touching the shared cache (Redis in
     the services suite, where other tests may be using it)."""
-    monkeypatch.setattr(RegistrationThrottle, "cache", LocMemCache("django-push-api-tests", {}))
+    # LocMemCache shares storage by name, so each test gets a name of its own.
+    monkeypatch.setattr(RegistrationThrottle, "cache", LocMemCache(f"django-push-api-{uuid.uuid4()}", {}))
 
 
 @pytest.fixture
