@@ -89,11 +89,11 @@ class _Connection(asyncio.Protocol):
         self.conn.initiate_connection()
         # A large receive window: responses must never stall on our acknowledgements.
         self.conn.increment_flow_control_window(2**24)
-        self.transport.write(self.conn.data_to_send())
+        transport.write(self.conn.data_to_send())  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         try:
-            events = self.conn.receive_data(data)
+            events: list[Any] = self.conn.receive_data(data)  # dispatched on exact type below
         except h2.exceptions.ProtocolError as exc:
             self._fail_all(httpx.RemoteProtocolError(f"HTTP/2 protocol error: {exc}"))
             self._abort()
