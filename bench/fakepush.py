@@ -458,14 +458,23 @@ class H2ServerProtocol(asyncio.Protocol):
                 return
             body, self.h1_buffer = rest[:length], rest[length:]
             self.stats.requests_total += 1
-            token, (status, out_headers, out_body) = route(method, target, headers, body, self.stats)
-            self.stats.status_counts[status] += 1
-            if token and 200 <= status < 300:
-                self.stats.accepted[token] += 1
-            head_lines = [f"HTTP/1.1 {status} X", f"content-length: {len(out_body)}"]
-            head_lines += [f"{k}: {v}" for k, v in out_headers]
-            assert self.transport is not None
-            self.transport.write(("\r\n".join(head_lines) + "\r\n\r\n").encode("latin-1") + out_body)
+            answer = route(method, target, headers, body, self.stats)
+            # The same latency as HTTP/2; a constant delay keeps HTTP/1.1 answers in order.
+            if self.behaviour.latency > 0:
+                asyncio.get_running_loop().call_later(self.behaviour.latency, self.h1_respond, *answer)
+            else:
+                self.h1_respond(*answer)
+
+    def h1_respond(self, token: str, answer: Answer) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        status, out_headers, out_body = answer
+        self.stats.status_counts[status] += 1
+        if token and 200 <= status < 300:
+            self.stats.accepted[token] += 1
+        head_lines = [f"HTTP/1.1 {status} X", f"content-length: {len(out_body)}"]
+        head_lines += [f"{k}: {v}" for k, v in out_headers]
+        self.transport.write(("\r\n".join(head_lines) + "\r\n\r\n").encode("latin-1") + out_body)
 
 
 class FakePushService:

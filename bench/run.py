@@ -9,6 +9,12 @@ worker process (and in two), on PostgreSQL with every Delivery written. Reports 
 seconds per 1,000 sends, peak RSS, and our rate as a ratio of the reference's in the same run —
 these machines are shared and noisy, so only same-run ratios mean much. Writes
 bench/results/latest.json. Needs PostgreSQL on 127.0.0.1 (trust auth).
+
+With ``--dpn``, after our runs of each service it also sends the same broadcast through
+django-push-notifications 3.3.0 from PyPI (bench/dpn_compare.py, in its own virtualenv
+bench/.venv-dpn, created when missing) against the same fake service, with DPN's default settings
+apart from what it needs to work at all, and reports our rate as a ratio of DPN's. DPN's Web Push
+sends one push at a time over a new connection, so it is capped at ``--dpn-webpush-cap`` devices.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = os.environ.get("BENCH_DB", "bench_push")
+DPN_VENV = ROOT / "bench" / ".venv-dpn"
+DPN_PYTHON = DPN_VENV / "bin" / "python"
+DPN_REQUIREMENTS = ["django-push-notifications[APNS,WP,FCM]==3.3.0", "aioapns", "django>=4.2,<6"]
 
 
 def b64(raw: bytes) -> str:
@@ -292,6 +301,92 @@ def fake_stats(url: str, ca_file: str, reset: bool = False) -> dict:
         return json.loads(response.read())
 
 
+def ensure_dpn_venv() -> None:
+    """Create bench/.venv-dpn with django-push-notifications 3.3.0 from PyPI when it is missing."""
+    if DPN_PYTHON.exists():
+        return
+    print(f"creating {DPN_VENV.relative_to(ROOT)} (django-push-notifications 3.3.0 from PyPI)…", flush=True)
+    subprocess.run(["python3", "-m", "venv", str(DPN_VENV)], check=True)
+    subprocess.run([str(DPN_VENV / "bin" / "pip"), "install", "-q", *DPN_REQUIREMENTS], check=True)
+
+
+def run_dpn(service: str, devices: int, url: str, ca_file: str) -> dict:
+    """One broadcast through django-push-notifications (bench/dpn_compare.py), in its virtualenv."""
+    command = [
+        str(DPN_PYTHON),
+        str(ROOT / "bench" / "dpn_compare.py"),
+        "--service",
+        service,
+        "--devices",
+        str(devices),
+        "--url",
+        url,
+        "--ca-file",
+        ca_file,
+    ]
+    try:
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        return {"service": service, "devices": devices, "failed": "timed out after 1800 s"}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"service": service, "devices": devices, "failed": f"exit {proc.returncode}: {tail[:200]}"}
+    return json.loads(lines[-1])
+
+
+def dpn_line(dpn: dict, ours: dict | None, latency: float, cap_note: str) -> str:
+    if "failed" in dpn:
+        return f"  dpn-{dpn['service']:8}: failed ({dpn['failed']})"
+    lost_pct = 100 * dpn["lost"] / max(1, dpn["devices"])
+    line = (
+        f"  dpn-{dpn['service']:8}: {dpn['per_second']}/s, lost {lost_pct:.0f}% "
+        f"({dpn['lost']}/{dpn['devices']}{cap_note}), {dpn['cpu_s_per_1000']} s CPU/1000"
+    )
+    if ours is not None:
+        ratio = dpn.get("ours_to_dpn")
+        line += f"; ours (workers={ours['workers']}) {ours['per_second']}/s = " + (
+            f"{ratio}× DPN" if ratio is not None else "∞× DPN"
+        )
+    if dpn["errors"]:
+        top, count = next(iter(dpn["errors"].items()))
+        line += f"; errors: {count}× {top[:80]}"
+    if dpn["service"] in ("fcm", "webpush") and latency > 0 and dpn["http11_answer_ms"] < latency * 500:
+        line += (
+            f" [NB: the fake answered DPN's HTTP/1.1 in {dpn['http11_answer_ms']} ms, "
+            f"not {latency * 1000:.0f} ms]"
+        )
+    return line
+
+
+def dpn_table(report: dict) -> None:
+    print("\nours vs django-push-notifications 3.3.0 (delivered/s, as counted by the fake service)")
+    head = ("latency", "service", "ours w=1", "ours w=2", "DPN", "DPN lost", "ours/DPN")
+    print(f"{head[0]:>8} {head[1]:8} {head[2]:>9} {head[3]:>9} {head[4]:>8} {head[5]:>9} {head[6]:>9}")
+    for dpn in report["dpn_runs"]:
+        ours = {
+            r["workers"]: r["per_second"]
+            for r in report["runs"]
+            if r["service"] == dpn["service"] and r["latency_ms"] == dpn["latency_ms"]
+        }
+        if "failed" in dpn:
+            rate, lost, ratio = "failed", "", ""
+        else:
+            rate = f"{dpn['per_second']}"
+            lost = f"{100 * dpn['lost'] / max(1, dpn['devices']):.0f}%"
+            ratio = f"{dpn['ours_to_dpn']}×" if dpn.get("ours_to_dpn") is not None else "∞"
+        name = dpn["service"] + ("*" if dpn.get("capped_devices") else "")
+        print(
+            f"{dpn['latency_ms']:>6.0f}ms {name:8} {ours.get(1, '-')!s:>9} {ours.get(2, '-')!s:>9} "
+            f"{rate:>8} {lost:>9} {ratio:>9}"
+        )
+
+    capped = {d["capped_devices"] for d in report["dpn_runs"] if d.get("capped_devices")}
+    if capped:
+        sizes = ", ".join(f"{c:,}" for c in sorted(capped))
+        print(f"* DPN run with {sizes} devices (capped), ours with {report['devices']:,}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=10_000)
@@ -299,6 +394,15 @@ def main() -> None:
     parser.add_argument("--services", default="apns,fcm,webpush")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--port", type=int, default=18443)
+    parser.add_argument(
+        "--dpn", action="store_true", help="also run django-push-notifications 3.3.0 (bench/dpn_compare.py)"
+    )
+    parser.add_argument(
+        "--dpn-webpush-cap",
+        type=int,
+        default=1000,
+        help="most devices DPN's Web Push is run with (one push at a time, a new TLS connection each)",
+    )
     parser.add_argument("--child-send", action="store_true")
     parser.add_argument("--chunks")
     args = parser.parse_args()
@@ -308,6 +412,9 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="bench-")
     creds = credentials(workdir)
     report: dict = {"devices": args.devices, "runs": []}
+    if args.dpn:
+        ensure_dpn_venv()
+        report["dpn_runs"] = []
     for latency in [float(x) for x in args.latencies.split(",")]:
         ca_file = os.path.join(workdir, "fakepush.pem")
         url = f"https://127.0.0.1:{args.port}"
@@ -378,9 +485,41 @@ def main() -> None:
                         f"duplicates {result['duplicates']}",
                         flush=True,
                     )
+                if args.dpn:
+                    n = args.devices
+                    if service == "webpush" and n > args.dpn_webpush_cap:
+                        n = args.dpn_webpush_cap
+                    cap_note = f", capped at {n:,} devices" if n < args.devices else ""
+                    fake_stats(url, ca_file, reset=True)
+                    dpn = run_dpn(service, n, url, ca_file)
+                    stats = fake_stats(url, ca_file)
+                    ours = min(
+                        (
+                            r
+                            for r in report["runs"]
+                            if r["service"] == service and r["latency_ms"] == latency * 1000
+                        ),
+                        key=lambda r: r["workers"],
+                        default=None,
+                    )
+                    dpn.update(
+                        service=service,
+                        latency_ms=latency * 1000,
+                        duplicates=stats["duplicates"],
+                        connections_opened=stats["connections_opened"],
+                        status_counts=stats["status_counts"],
+                    )
+                    if n < args.devices:
+                        dpn["capped_devices"] = n
+                    if ours is not None and dpn.get("per_second"):
+                        dpn["ours_to_dpn"] = round(ours["per_second"] / dpn["per_second"], 1)
+                    report["dpn_runs"].append(dpn)
+                    print(dpn_line(dpn, ours, latency, cap_note), flush=True)
         finally:
             server.terminate()
             server.wait(10)
+    if args.dpn:
+        dpn_table(report)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(report, indent=2))
