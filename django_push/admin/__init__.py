@@ -1,1 +1,11 @@
-"""Admin registrations live in submodules; imported here so ``admin.autodiscover`` finds them."""
+"""Admin registrations live in submodules; imported here so ``admin.autodiscover`` finds them.
+
+* :mod:`.devices`: devices (masked addresses, health, "Send test push…", activate, deactivate)
+* :mod:`.notifications`: notifications (progress, outcome chart, delivery log, retry, cancel), deliveries
+* :mod:`.topics`: topics and subscriptions with subscriber counts
+* :mod:`.broadcast`: the broadcast composer (needs ``django_push.send_broadcast``)
+"""
+
+from . import devices, notifications, topics
+
+__all__ = ["devices", "notifications", "topics"]

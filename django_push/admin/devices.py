@@ -1,0 +1,202 @@
+"""Device admin: health at a glance, masked addresses, and "Send test push…", activate, deactivate.
+
+A push address (and a Web Push subscription's keys) is a credential for the device, so the admin never
+renders ``address``, ``p256dh`` or ``auth``: not in the list, the change form, search, or log messages.
+Only :attr:`Device.masked_address` is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .. import dispatch
+from ..models import Delivery, Device, Subscription
+from ..results import DeliveryStatus
+from .forms import TestPushForm
+
+#: A test push is sent synchronously, in the request: keep the selection small.
+TEST_PUSH_LIMIT = 100
+
+
+class HealthFilter(admin.SimpleListFilter):
+    title = _("health")
+    parameter_name = "health"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("ok", _("healthy (no failures)")),
+            ("failing", _("failing")),
+            ("never", _("never delivered")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Device]) -> QuerySet[Device]:
+        if self.value() == "ok":
+            return queryset.filter(failure_count=0, last_success_at__isnull=False)
+        if self.value() == "failing":
+            return queryset.filter(failure_count__gt=0)
+        if self.value() == "never":
+            return queryset.filter(last_success_at__isnull=True)
+        return queryset
+
+
+class SubscriptionInline(admin.TabularInline):
+    model = Subscription
+    fields = ("topic", "created_at")
+    readonly_fields = ("created_at",)
+    extra = 0
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = (
+        "masked",
+        "platform",
+        "application",
+        "owner",
+        "name",
+        "environment",
+        "active",
+        "failure_count",
+        "last_success_at",
+    )
+    list_filter = ("platform", "application", "environment", "active", HealthFilter, "last_success_at")
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner",)
+    date_hierarchy = "created_at"
+    inlines = (SubscriptionInline,)
+    actions = ("send_test_push", "activate", "deactivate")
+    readonly_fields = (
+        "masked",
+        "platform",
+        "application",
+        "has_keys",
+        "user_agent",
+        "public_id",
+        "last_success_at",
+        "failure_count",
+        "last_failure_reason",
+        "deactivated_at",
+        "deactivation_reason",
+        "created_at",
+        "registered_at",
+        "last_seen_at",
+        "updated_at",
+    )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Device | None = None) -> Any:
+        # The address, p256dh and auth are never form fields; only Web Push subscriptions have keys.
+        keys = ("has_keys",) if obj is None or obj.platform == "webpush" else ()
+        return (
+            (
+                None,
+                {"fields": ("masked", "platform", "application", "environment", "owner", "name", "active")},
+            ),
+            (_("Client"), {"fields": (*keys, "user_agent", "locale", "time_zone", "public_id")}),
+            (
+                _("Health"),
+                {
+                    "fields": (
+                        "last_success_at",
+                        "failure_count",
+                        "last_failure_reason",
+                        "deactivated_at",
+                        "deactivation_reason",
+                    )
+                },
+            ),
+            (_("Dates"), {"fields": ("created_at", "registered_at", "last_seen_at", "updated_at")}),
+        )
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        # Owner and name only: the push address is a credential, never a search key.
+        return (f"owner__{get_user_model().USERNAME_FIELD}", "name")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # devices register themselves (API, subscribe helper); an address is never typed in
+
+    @admin.display(description=_("push address"), ordering="id")
+    def masked(self, obj: Device) -> str:
+        return obj.masked_address
+
+    @admin.display(description=_("subscription keys"), boolean=True)
+    def has_keys(self, obj: Device) -> bool | None:
+        return bool(obj.p256dh and obj.auth) if obj.platform == "webpush" else None
+
+    # -- actions ---------------------------------------------------------------------------------
+    @admin.action(description=_("Activate selected devices"), permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        count = queryset.filter(active=False).update(
+            active=True, deactivated_at=None, deactivation_reason="", failure_count=0
+        )
+        self.message_user(
+            request,
+            ngettext("Activated %(count)d device.", "Activated %(count)d devices.", count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Deactivate selected devices"), permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        count = queryset.filter(active=True).update(
+            active=False,
+            deactivated_at=timezone.now(),
+            deactivation_reason=f"deactivated in the admin by {request.user.get_username()}"[:255],
+        )
+        self.message_user(
+            request,
+            ngettext("Deactivated %(count)d device.", "Deactivated %(count)d devices.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Send test push…"), permissions=["send_test"])
+    def send_test_push(self, request: HttpRequest, queryset: QuerySet[Device]) -> TemplateResponse | None:
+        devices = list(queryset.select_related("owner").order_by("pk")[: TEST_PUSH_LIMIT + 1])
+        if len(devices) > TEST_PUSH_LIMIT:
+            self.message_user(
+                request,
+                _("Select at most %(limit)d devices for a test push.") % {"limit": TEST_PUSH_LIMIT},
+                messages.ERROR,
+            )
+            return None
+        form = TestPushForm(request.POST if "apply" in request.POST else None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Send test push"),
+            "devices": devices,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        if not form.is_bound or not form.is_valid():
+            return TemplateResponse(request, "django_push/admin/device/send_test_push.html", context)
+        notification = dispatch.send_message(
+            form.message(), devices, created_by=request.user, notification_type="admin_test"
+        )
+        deliveries = {d.device_id: d for d in Delivery.objects.filter(notification=notification)}
+        results = [(device, deliveries.get(device.pk)) for device in devices]
+        sent = sum(1 for _device, d in results if d is not None and d.status == DeliveryStatus.SENT)
+        self.message_user(
+            request,
+            ngettext(
+                "Test push sent to %(sent)d of %(count)d selected device.",
+                "Test push sent to %(sent)d of %(count)d selected devices.",
+                len(devices),
+            )
+            % {"sent": sent, "count": len(devices)},
+            messages.SUCCESS if sent == len(devices) else messages.WARNING,
+        )
+        context.update({"title": _("Test push results"), "notification": notification, "results": results})
+        return TemplateResponse(request, "django_push/admin/device/send_test_push_result.html", context)
+
+    def has_send_test_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("django_push.send_broadcast")

@@ -1,0 +1,132 @@
+"""The notification detail page's data: the progress endpoint, the outcome chart and the delivery log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+
+from ..models import Delivery, Notification
+from ..results import DeliveryStatus
+from . import display
+
+LOG_PAGE_SIZE = 50
+ERROR_CODE_CHOICES = 20  # most frequent error codes offered as filters
+
+
+def progress_view(model_admin: Any) -> Callable[..., JsonResponse]:
+    """``<id>/progress/``: the counters as JSON, polled every second by the detail page."""
+
+    def view(request: HttpRequest, object_id: str) -> JsonResponse:
+        notification = model_admin.get_object(request, unquote(object_id))
+        if notification is None:
+            raise Http404
+        if not model_admin.has_view_permission(request, notification):
+            raise PermissionDenied
+        return JsonResponse(display.progress_data(notification))  # admin_view adds never_cache
+
+    return view
+
+
+def detail_context(request: HttpRequest, notification: Notification) -> dict[str, Any]:
+    opts = notification._meta
+    progress_url = reverse(
+        f"admin:{opts.app_label}_{opts.model_name}_progress",
+        args=[notification.pk],
+        current_app=getattr(request, "current_app", None),
+    )
+    return {
+        "push_progress": display.progress_data(notification),
+        "push_progress_bar": display.progress_bar(notification),
+        "push_progress_url": progress_url,
+        "push_chart": display.outcome_chart(notification),
+        "push_log": delivery_log(request, notification),
+    }
+
+
+def delivery_log(request: HttpRequest, notification: Notification) -> dict[str, Any]:
+    """A page of the notification's deliveries, filtered by ``status`` and ``error_code``."""
+    deliveries = Delivery.objects.filter(notification=notification)
+    status = request.GET.get("status", "")
+    error_code = request.GET.get("error_code", "")
+    statuses = dict(deliveries.values_list("status").annotate(n=Count("id")).order_by())
+    codes = list(
+        deliveries.exclude(error_code="")
+        .values_list("error_code")
+        .annotate(n=Count("id"))
+        .order_by("-n", "error_code")[:ERROR_CODE_CHOICES]
+    )
+    if status in DeliveryStatus.values:
+        deliveries = deliveries.filter(status=status)
+    else:
+        status = ""
+    if error_code:
+        deliveries = deliveries.filter(error_code=error_code)
+    page = Paginator(
+        deliveries.select_related("device")
+        .only(
+            "id",
+            "platform",
+            "status",
+            "attempts",
+            "error_code",
+            "reason",
+            "ambiguous_retry",
+            "updated_at",
+            "sent_at",
+            "device__id",
+            "device__address",
+        )
+        .order_by("id"),
+        LOG_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+
+    def link(**params: str) -> str:
+        current = {"status": status, "error_code": error_code}
+        current.update(params)
+        query = {k: v for k, v in current.items() if v}
+        return "?" + urlencode(query) + "#delivery-log" if query else "?#delivery-log"
+
+    return {
+        "page": page,
+        "rows": [{"delivery": d, "device": d.device.masked_address, "device_id": d.device_id} for d in page],
+        "status": status,
+        "error_code": error_code,
+        "status_links": [
+            {"label": _("All"), "selected": not status, "url": link(status="")},
+            *[
+                {
+                    "value": choice.value,
+                    "label": str(choice.label),
+                    "count": statuses[choice.value],
+                    "selected": status == choice.value,
+                    "url": link(status=choice.value),
+                }
+                for choice in DeliveryStatus
+                if statuses.get(choice.value)
+            ],
+        ],
+        "code_links": [
+            {"label": _("All"), "selected": not error_code, "url": link(error_code="")},
+            *[
+                {
+                    "value": code,
+                    "label": code,
+                    "count": n,
+                    "selected": error_code == code,
+                    "url": link(error_code=code),
+                }
+                for code, n in codes
+            ],
+        ],
+        "previous_url": link(page=str(page.previous_page_number())) if page.has_previous() else "",
+        "next_url": link(page=str(page.next_page_number())) if page.has_next() else "",
+    }
