@@ -51,6 +51,13 @@ DEFAULTS: dict[str, Any] = {
     "API_THROTTLE_RATE": "60/min",
     "ALLOW_ANONYMOUS_WEBPUSH": False,
     "EVENT_RULES": [],
+    # False switches every model-event rule off (django_push.events; tests, data imports).
+    "EVENTS_ENABLED": True,
+    # name -> {"priority", "channels", "ttl", "collapse_key", "required", "rate_limit", "label",
+    # "description"} merged over the built-in types (django_push.notification_types); None removes one.
+    "NOTIFICATION_TYPES": {},
+    # Cache alias of the per-user rate-limit counters (django_push.delivery_filters.rate_limits).
+    "RATE_LIMIT_CACHE": "default",
 }
 
 

@@ -124,7 +124,7 @@ class Device(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_platform_display()} {self.application} …{self.address[-8:]}"
+        return f"{self.get_platform_display()} {self.application} {self.masked_address}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.address_hash = address_hash(self.address)
@@ -362,3 +362,8 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notification_id} → {self.device_id}: {self.status}"
+
+
+# Preferences and the in-app inbox live in their own modules (see django_push.events).
+from .inbox_models import InboxItem  # noqa: E402, F401
+from .preference_models import NotificationPreference, QuietHours  # noqa: E402, F401

@@ -9,3 +9,7 @@ def connect() -> None:
     from .schedules import ensure_periodic_tasks
 
     post_migrate.connect(ensure_periodic_tasks, dispatch_uid="django_push.ensure_periodic_tasks")
+
+    from . import events
+
+    events.connect_rules()

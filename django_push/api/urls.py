@@ -4,7 +4,7 @@ URL names live in the ``django_push`` namespace; the template tags reverse the `
 the browser helper follows wherever a site mounts the API.
 """
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -24,4 +24,5 @@ urlpatterns = [
     path("webpush/unsubscribe/", views.WebPushUnsubscribeView.as_view(), name="webpush-unsubscribe"),
     path("webpush/resubscribe/", views.WebPushResubscribeView.as_view(), name="webpush-resubscribe"),
     path("webpush/vapid-public-key/", views.VapidPublicKeyView.as_view(), name="webpush-vapid-public-key"),
+    path("", include("django_push.api.inbox_urls")),  # inbox and notification preferences
 ]

@@ -5,3 +5,11 @@ class DemoConfig(AppConfig):
     name = "example_project.demo"
     label = "demo"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Explicit registration: the demo's rules (a comment notifies the post's author, push + inbox).
+        from django_push import events
+
+        from . import rules
+
+        events.register(*rules.RULES)

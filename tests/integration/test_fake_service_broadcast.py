@@ -144,8 +144,10 @@ def test_worker_killed_mid_broadcast_loses_nothing(worker_factory, settings):
         )
     )
     assert duplicated <= ambiguous, "a duplicate that dispatch did not flag"
-    print(f"\nSIGKILL at {sent_at_kill} sent: {len(ambiguous)} deliveries flagged ambiguous, "
-          f"{len(duplicated)} devices received the push twice")
+    print(
+        f"\nSIGKILL at {sent_at_kill} sent: {len(ambiguous)} deliveries flagged ambiguous, "
+        f"{len(duplicated)} devices received the push twice"
+    )
     assert max(accepted.values()) <= 2
 
 
