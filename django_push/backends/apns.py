@@ -397,14 +397,6 @@ class APNsBackend(HTTPBackend):
             "POST", f"{base.rstrip('/')}/3/device/{target.address}", headers=headers, content=body
         )
 
-    async def _exchange(self, request: httpx.Request) -> httpx.Response:
-        response = await self.transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
-
     async def send_one(self, message: PushMessage, target: Target) -> SendResult:
         try:
             request = self.build_request(message, target)

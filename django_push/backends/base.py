@@ -266,13 +266,16 @@ class HTTPBackend(BaseBackend):
         await super().aclose()
 
     async def send_one(self, message: PushMessage, target: Target) -> SendResult:
-        request = self.build_request(message, target)
+        return self.parse_response(target, await self._exchange(self.build_request(message, target)))
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """Send one request through the transport and read its (small) body."""
         response = await self.transport.handle_async_request(request)
         try:
             await response.aread()
         finally:
             await response.aclose()
-        return self.parse_response(target, response)
+        return response
 
     def build_request(self, message: PushMessage, target: Target) -> httpx.Request:
         """Pure: the request for one target. May raise PayloadTooLarge or InvalidTarget."""

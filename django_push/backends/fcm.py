@@ -322,14 +322,6 @@ class FCMBackend(HTTPBackend):
             raise InvalidTarget("an FCM condition cannot be empty")
         return self._request(message, "condition", str(condition))
 
-    async def _exchange(self, request: httpx.Request) -> httpx.Response:
-        response = await self.transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
-
     async def _send(self, request_for: Any, target: Target) -> SendResult:
         if not self._usable_token():
             return self._no_token()
