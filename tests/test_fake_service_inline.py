@@ -40,7 +40,7 @@ def test_1000_apns_pushes_mint_one_jwt_and_reuse_connections():
     provider_tokens.clear()
     before = jwt_mint_count()
     with FakePushService() as service:
-        with override_settings(DJANGO_PUSH=apns_settings(service)):
+        with override_settings(DJANGO_PUSH=apns_settings(service, USE_CELERY=False)):
             tokens = [f"{i:064x}" for i in range(1000)]
             devices = Device.objects.bulk_create(
                 [Device(platform="apns", address=t, address_hash=address_hash(t)) for t in tokens]
