@@ -1,23 +1,39 @@
 """A local fake push service: APNs, FCM HTTP v1, Google OAuth and Web Push over TLS + HTTP/2.
 
-Used by integration tests (thread mode) and benchmarks (process mode)::
+Why: tests and benchmarks need the real wire (TLS, ALPN, HTTP/2 streams, SETTINGS, GOAWAY, resets)
+and scripted answers, without Apple's or Google's servers. Used in two ways::
 
     with FakePushService(latency=0.05, fault_rate=0.2) as svc:   # a thread with its own event loop
         svc.url, svc.ca_file, svc.accepted[token]
 
     python -m bench.fakepush --port 8443 --latency 0.05 --cert-out /tmp/fakepush.pem
+    # process mode, for benchmarks: GET /_stats (JSON counters), POST /_reset
 
 Token rules script the answers: an APNs/FCM token or Web Push id starting with ``dead`` is
-unregistered (410 / 404 UNREGISTERED / 410), ``bad`` is a bad token (APNs 400 BadDeviceToken).
+unregistered (APNs 410 with a timestamp, FCM 404 UNREGISTERED, Web Push 410); ``bad`` is a bad
+token (APNs 400 BadDeviceToken). APNs requires ``authorization: bearer <jwt>`` (distinct JWTs are
+counted in ``jwts_seen``); FCM a ``Bearer`` token; Web Push ``TTL``, ``content-encoding: aes128gcm``
+and ``authorization: vapid t=…,k=…``. ``POST /token`` is an OAuth token endpoint (form body).
+HTTP/1.1 is offered by ALPN too (google-auth fetches tokens over it), with the same routes.
 
-"Accepted" means the service wrote a 2xx answer for the request: a request that was never
-answered (connection reset, refused by GOAWAY) was not accepted, so ``accepted[token] > 1`` is a
-duplicate push in the sense a device would see it.
+"Accepted" means the service wrote a 2xx answer for the request. A request that was never answered
+(connection reset, refused by GOAWAY) was not accepted, so ``accepted[token] > 1`` is a duplicate
+push in the sense a device would see it.
 
-Faults (``fault_rate``, drawn with ``seed``) are injected on a token's first attempt only by
-default, so tests can prove that retries converge: 429 with Retry-After, 500, 503, GOAWAY (the
-request and any later stream on that connection are not processed; earlier ones are answered) and
-a connection reset when the request arrives (nothing on that connection is answered afterwards).
+Faults (``fault_rate``, drawn with ``seed`` among ``faults``) are injected, by default, only on a
+token's first attempt (``fault_attempts``), so tests can prove that retries converge: 429 with
+Retry-After, 500, 503, GOAWAY (last_stream_id is the highest stream already processed: the faulting
+request and any later stream on that connection are not processed, earlier ones are answered) and
+a reset when the request arrives (the connection stops answering and closes a moment later;
+nothing unanswered on it was processed). ``faults=("refuse",)`` also offers RST_STREAM with
+REFUSED_STREAM. ``initial_max_concurrent_streams`` makes a connection advertise a different
+MAX_CONCURRENT_STREAMS until it has answered its first request, as APNs does.
+
+Control routes, not counted: ``GET /_stats``, ``POST /_reset``, and ``POST /_echo`` (answers the
+request body, to exercise flow control both ways).
+
+The HTTP/2 side checks what clients send (h2's inbound header validation stays on: it is what
+catches a client's malformed headers) and is otherwise kept cheap: benchmarks measure the client.
 """
 
 from __future__ import annotations
@@ -31,6 +47,7 @@ import ipaddress
 import json
 import os
 import random
+import shutil
 import ssl
 import tempfile
 import threading
@@ -40,14 +57,21 @@ from typing import Any
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
+import h2.exceptions
 import h2.settings
 from hyperframe.frame import GoAwayFrame
 
 ALL_FAULTS = ("429", "500", "503", "goaway", "reset")
+# Not drawn unless asked for: RST_STREAM(REFUSED_STREAM), which real services rarely send.
+EXTRA_FAULTS = ("refuse",)
+GC_SLACK = 256
+
+Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
-def make_certificate() -> tuple[str, str]:
+def make_certificate(directory: str | None = None) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1/localhost; returns (cert path, key path)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -74,7 +98,7 @@ def make_certificate() -> tuple[str, str]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    directory = tempfile.mkdtemp(prefix="fakepush-")
+    directory = directory or tempfile.mkdtemp(prefix="fakepush-")
     cert_path, key_path = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
     with open(cert_path, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
@@ -102,7 +126,7 @@ class Stats:
         self.requests_total = 0
         self.connections_opened = 0
         self.token_requests = 0
-        self.in_flight = 0
+        self.in_flight = 0  # requests received and not yet answered (or dropped)
         self.max_in_flight = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -117,10 +141,13 @@ class Stats:
             "connections_opened": self.connections_opened,
             "token_requests": self.token_requests,
             "max_in_flight": self.max_in_flight,
+            "process_cpu_s": round(time.process_time(), 3),
         }
 
 
 class Behaviour:
+    """How the service answers: latency, stream limits and the fault model."""
+
     def __init__(
         self,
         latency: float = 0.0,
@@ -129,32 +156,58 @@ class Behaviour:
         faults: tuple[str, ...] = ALL_FAULTS,
         fault_only_first_attempt: bool = True,
         max_concurrent_streams: int = 1000,
+        fault_attempts: int = 1,
+        initial_max_concurrent_streams: int | None = None,
     ) -> None:
-        unknown = set(faults) - set(ALL_FAULTS)
+        unknown = set(faults) - set(ALL_FAULTS) - set(EXTRA_FAULTS)
         if unknown:
-            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {ALL_FAULTS}")
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {ALL_FAULTS + EXTRA_FAULTS}")
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be in [0, 1], not {fault_rate}")
         self.latency = latency
         self.fault_rate = fault_rate
         self.random = random.Random(seed)
         self.faults = tuple(faults)
         self.fault_only_first_attempt = fault_only_first_attempt
+        self.fault_attempts = fault_attempts
         self.max_concurrent_streams = max_concurrent_streams
+        self.initial_max_concurrent_streams = initial_max_concurrent_streams
 
     def draw_fault(self, attempt: int) -> str | None:
         if not self.faults or self.fault_rate <= 0:
             return None
-        if self.fault_only_first_attempt and attempt > 1:
+        if self.fault_only_first_attempt and attempt > self.fault_attempts:
             return None
         if self.random.random() >= self.fault_rate:
             return None
         return self.random.choice(self.faults)
 
 
-Answer = tuple[int, list[tuple[str, str]], bytes]
-
-
 def json_answer(status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> Answer:
     return status, [("content-type", "application/json"), *(headers or [])], json.dumps(body).encode()
+
+
+def _fcm_error(status: int, name: str, message: str = "", error_code: str = "") -> dict[str, Any]:
+    error: dict[str, Any] = {"code": status, "status": name, "message": message}
+    if error_code:
+        error["details"] = [
+            {"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": error_code}
+        ]
+    return {"error": error}
+
+
+def token_for(path: str, body: bytes) -> str:
+    """The device token a push request is for ('' for other routes)."""
+    if path.startswith("/3/device/"):
+        return path[len("/3/device/") :]
+    if path.startswith("/wp/"):
+        return path[len("/wp/") :]
+    if path.startswith("/v1/projects/"):
+        try:
+            return str(json.loads(body)["message"]["token"])
+        except (ValueError, KeyError, TypeError):
+            return ""
+    return ""
 
 
 def route(method: str, path: str, headers: dict[str, str], body: bytes, stats: Stats) -> tuple[str, Answer]:
@@ -164,12 +217,14 @@ def route(method: str, path: str, headers: dict[str, str], body: bytes, stats: S
     if path == "/_reset" and method == "POST":
         stats.reset()
         return "", json_answer(200, {"reset": True})
+    if path == "/_echo" and method == "POST":
+        return "", (200, [("content-type", "application/octet-stream")], body)
     if path == "/token" and method == "POST":
         stats.token_requests += 1
         return "", json_answer(
             200, {"access_token": f"fake-{stats.token_requests}", "expires_in": 3600, "token_type": "Bearer"}
         )
-    if path.startswith("/3/device/"):
+    if path.startswith("/3/device/") and method == "POST":
         token = path[len("/3/device/") :]
         auth = headers.get("authorization", "")
         if not auth.startswith("bearer "):
@@ -181,35 +236,19 @@ def route(method: str, path: str, headers: dict[str, str], body: bytes, stats: S
             return token, json_answer(400, {"reason": "BadDeviceToken"})
         apns_id = headers.get("apns-id") or str(uuid.uuid4()).upper()
         return token, (200, [("apns-id", apns_id)], b"")
-    if path.startswith("/v1/projects/") and path.endswith("/messages:send"):
+    if path.startswith("/v1/projects/") and path.endswith("/messages:send") and method == "POST":
         project = path[len("/v1/projects/") : -len("/messages:send")]
-        try:
-            token = json.loads(body)["message"]["token"]
-        except (ValueError, KeyError, TypeError):
-            return "", json_answer(
-                400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "bad"}}
-            )
+        token = token_for(path, body)
+        if not token:
+            return "", json_answer(400, _fcm_error(400, "INVALID_ARGUMENT", "message.token is required"))
         if not headers.get("authorization", "").startswith("Bearer "):
-            return token, json_answer(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+            return token, json_answer(401, _fcm_error(401, "UNAUTHENTICATED", "missing credentials"))
         if token.startswith("dead"):
             return token, json_answer(
-                404,
-                {
-                    "error": {
-                        "code": 404,
-                        "status": "NOT_FOUND",
-                        "message": "Requested entity was not found.",
-                        "details": [
-                            {
-                                "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
-                                "errorCode": "UNREGISTERED",
-                            }
-                        ],
-                    }
-                },
+                404, _fcm_error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
             )
         return token, json_answer(200, {"name": f"projects/{project}/messages/{uuid.uuid4().hex}"})
-    if path.startswith("/wp/"):
+    if path.startswith("/wp/") and method == "POST":
         token = path[len("/wp/") :]
         if "ttl" not in headers or headers.get("content-encoding") != "aes128gcm":
             return token, (400, [], b"missing TTL or Content-Encoding: aes128gcm")
@@ -222,30 +261,45 @@ def route(method: str, path: str, headers: dict[str, str], body: bytes, stats: S
 
 
 def fault_answer(kind: str, path: str) -> Answer:
+    """The answer for an HTTP-level fault (429/500/503), in the dialect of the route."""
+    fcm = path.startswith("/v1/")
     if kind == "429":
-        if path.startswith("/v1/"):
-            return json_answer(
-                429,
-                {
-                    "error": {
-                        "code": 429,
-                        "status": "RESOURCE_EXHAUSTED",
-                        "details": [
-                            {
-                                "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
-                                "errorCode": "QUOTA_EXCEEDED",
-                            }
-                        ],
-                    }
-                },
-                [("retry-after", "1")],
-            )
-        return json_answer(429, {"reason": "TooManyRequests"}, [("retry-after", "1")])
+        retry = [("retry-after", "1")]
+        if fcm:
+            return json_answer(429, _fcm_error(429, "RESOURCE_EXHAUSTED", "quota", "QUOTA_EXCEEDED"), retry)
+        if path.startswith("/wp/"):
+            return 429, retry, b"too many requests"
+        return json_answer(429, {"reason": "TooManyRequests"}, retry)
     status = int(kind)
-    if path.startswith("/v1/"):
-        name = "INTERNAL" if status == 500 else "UNAVAILABLE"
-        return json_answer(status, {"error": {"code": status, "status": name}})
+    if fcm:
+        return json_answer(status, _fcm_error(status, "INTERNAL" if status == 500 else "UNAVAILABLE"))
     return json_answer(status, {"reason": "InternalServerError" if status == 500 else "ServiceUnavailable"})
+
+
+def _is_control(path: str) -> bool:
+    return path.startswith("/_")
+
+
+class _ServerH2Connection(h2.connection.H2Connection):
+    """h2's server side with an O(1) count of open inbound streams.
+
+    h2 recounts (walking every stream) on each new stream; with a thousand concurrent streams per
+    connection that walk was the server's largest cost, and benchmarks measure the client.
+    """
+
+    def __init__(self, config: h2.config.H2Configuration) -> None:
+        super().__init__(config=config)
+        self.open_ids: set[int] = set()  # opened by the client, not yet ended by us or reset
+        self.next_sweep = GC_SLACK
+
+    @property
+    def open_inbound_streams(self) -> int:
+        return len(self.open_ids)
+
+    def sweep(self) -> None:
+        if len(self.streams) >= self.next_sweep:
+            h2.connection.H2Connection.open_inbound_streams.fget(self)  # drops closed stream objects
+            self.next_sweep = len(self.streams) + GC_SLACK
 
 
 class H2ServerProtocol(asyncio.Protocol):
@@ -256,29 +310,36 @@ class H2ServerProtocol(asyncio.Protocol):
         self.stats = service.stats
         self.behaviour = service.behaviour
         self.transport: asyncio.Transport | None = None
-        self.conn: h2.connection.H2Connection | None = None
+        self.conn: _ServerH2Connection | None = None
         self.h1_buffer = b""
         self.streams: dict[int, tuple[dict[str, str], bytearray]] = {}
-        self.highest_received = 0
+        self.highest_processed = 0  # the GOAWAY last_stream_id: streams processed or being answered
         self.goaway_sent = False
         self.goaway_last = 0
         self.pending_answers = 0
         self.closed = False
         self.reset_requested = False
+        self.flush_scheduled = False
+        self.settings_final = service.behaviour.initial_max_concurrent_streams is None
+        self.outgoing: dict[int, memoryview] = {}  # answer bodies waiting for flow-control window
 
     # -- connection ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.service.protocols.add(self)
         self.stats.connections_opened += 1
         ssl_object = transport.get_extra_info("ssl_object")
         alpn = ssl_object.selected_alpn_protocol() if ssl_object else None
         if alpn == "h2":
             config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
-            self.conn = h2.connection.H2Connection(config=config)
+            self.conn = _ServerH2Connection(config)
             self.conn.initiate_connection()
+            initial = self.behaviour.initial_max_concurrent_streams
             self.conn.update_settings(
                 {
-                    h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.behaviour.max_concurrent_streams,
+                    h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: (
+                        self.behaviour.max_concurrent_streams if initial is None else initial
+                    ),
                     h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20,
                 }
             )
@@ -287,49 +348,58 @@ class H2ServerProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        for _ in self.streams:
-            pass
+        self.service.protocols.discard(self)
         self.stats.in_flight -= len(self.streams)
         self.streams.clear()
 
     def data_received(self, data: bytes) -> None:
         if self.conn is None:
-            return self.h1_received(data)
+            self.h1_received(data)
+            return
+        conn = self.conn
         try:
-            events = self.conn.receive_data(data)
-        except Exception:
-            self.abort()
+            events = conn.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            self.abort()  # a client bug: make it fail loudly on the client's side
             return
         for event in events:
-            if isinstance(event, h2.events.RequestReceived):
+            kind = type(event)
+            if kind is h2.events.RequestReceived:
+                conn.open_ids.add(event.stream_id)
                 self.streams[event.stream_id] = (dict(event.headers), bytearray())
                 self.stats.in_flight += 1
-                self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
-            elif isinstance(event, h2.events.DataReceived):
+                if self.stats.in_flight > self.stats.max_in_flight:
+                    self.stats.max_in_flight = self.stats.in_flight
+            elif kind is h2.events.DataReceived:
+                stream = self.streams.get(event.stream_id)
+                if stream is not None:
+                    stream[1].extend(event.data)
+                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif kind is h2.events.StreamEnded:
                 if event.stream_id in self.streams:
-                    self.streams[event.stream_id][1].extend(event.data)
-                self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            elif isinstance(event, h2.events.StreamEnded):
-                self.request_complete(event.stream_id)
-                if self.closed:
-                    return
-            elif isinstance(event, h2.events.StreamReset) and self.streams.pop(event.stream_id, None):
-                self.stats.in_flight -= 1
+                    self.request_complete(event.stream_id)
+            elif kind is h2.events.StreamReset:
+                conn.open_ids.discard(event.stream_id)
+                self.outgoing.pop(event.stream_id, None)
+                if self.streams.pop(event.stream_id, None) is not None:
+                    self.stats.in_flight -= 1
+            elif (
+                kind is h2.events.WindowUpdated or kind is h2.events.RemoteSettingsChanged
+            ) and self.outgoing:
+                self.pump()
         if self.reset_requested:
-            # Stop answering and close a moment later: answers already written reach the client
-            # before our socket goes away (closing at once would make the client's kernel discard
-            # them on the RST its next write provokes). Unanswered requests die with the connection.
-            self.linger_close()
+            self.linger_close()  # stop answering and close a moment later
             return
         self.flush()
 
     def flush(self) -> None:
+        self.flush_scheduled = False
         if self.conn is not None and self.transport is not None and not self.transport.is_closing():
             data = self.conn.data_to_send()
             if data:
                 self.transport.write(data)
 
-    def linger_close(self, delay: float = 0.5) -> None:
+    def linger_close(self) -> None:
         """Stop answering now and close the socket a little later.
 
         Closing at once while the client is still writing makes our kernel answer its next bytes
@@ -340,7 +410,7 @@ class H2ServerProtocol(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.closed = True
             self.reset_requested = True  # parse (and count) what else arrives, answer nothing
-            asyncio.get_running_loop().call_later(delay, self.transport.close)
+            asyncio.get_running_loop().call_later(self.service.reset_linger, self.transport.close)
 
     def abort(self) -> None:
         if self.transport is not None and not self.closed:
@@ -348,93 +418,134 @@ class H2ServerProtocol(asyncio.Protocol):
         self.closed = True
 
     # -- requests -----------------------------------------------------------------------------------
+    def drop(self, stream_id: int) -> None:
+        """Forget a request without answering it (it was not processed)."""
+        self.streams.pop(stream_id)
+        self.stats.in_flight -= 1
+
     def request_complete(self, stream_id: int) -> None:
-        headers, body = self.streams[stream_id]
+        headers, body_buffer = self.streams[stream_id]
+        body = bytes(body_buffer)
         path = headers.get(":path", "")
-        token = self.token_for(path, bytes(body))
+        control = _is_control(path)
+        token = token_for(path, body)
         if token:
             # Every request the service saw counts as an attempt, processed or not, so a token meets
-            # at most one fault when fault_only_first_attempt is set.
+            # at most `fault_attempts` faults.
             self.stats.attempts[token] += 1
-        self.stats.requests_total += 1
+        if not control:
+            self.stats.requests_total += 1
         if (self.goaway_sent and stream_id > self.goaway_last) or self.reset_requested:
-            # Above GOAWAY's last_stream_id, or on a connection being reset: never processed.
-            self.streams.pop(stream_id)
-            self.stats.in_flight -= 1
+            self.drop(stream_id)  # above GOAWAY's last_stream_id, or the connection is being reset
             return
         fault = self.behaviour.draw_fault(self.stats.attempts[token]) if token else None
         if fault == "reset":
             # Reset once this read is parsed: every request in it counts as attempted, none answered.
             self.stats.faults["reset"] += 1
             self.reset_requested = True
-            self.streams.pop(stream_id)
-            self.stats.in_flight -= 1
+            self.drop(stream_id)
             return
         if fault == "goaway":
             self.stats.faults["goaway"] += 1
-            last = max((sid for sid in self.streams if sid < stream_id), default=0)
-            self.streams.pop(stream_id)
-            self.stats.in_flight -= 1
-            # A raw GOAWAY frame: h2's close_connection() would also stop us answering the streams
-            # at or below last_stream_id, which a graceful shutdown must still answer.
-            self.flush()
-            frame = GoAwayFrame(0)
-            frame.last_stream_id, frame.error_code = last, 0
-            assert self.transport is not None
-            self.transport.write(frame.serialize())
-            self.goaway_sent = True
-            self.goaway_last = last
-            self.maybe_close_after_goaway()
+            self.drop(stream_id)
+            self.send_goaway(self.highest_processed)
             return
+        if fault == "refuse":
+            self.stats.faults["refuse"] += 1
+            self.drop(stream_id)
+            assert self.conn is not None
+            self.conn.reset_stream(stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
+            self.conn.open_ids.discard(stream_id)
+            return
+        self.highest_processed = max(self.highest_processed, stream_id)
         if fault:
             self.stats.faults[fault] += 1
             answer = fault_answer(fault, path)
             token = ""
         else:
-            token, answer = route(headers.get(":method", ""), path, headers, bytes(body), self.stats)
+            token, answer = route(headers.get(":method", ""), path, headers, body, self.stats)
         self.pending_answers += 1
         latency = self.behaviour.latency
-        if latency > 0:
-            asyncio.get_running_loop().call_later(latency, self.respond, stream_id, token, answer)
+        if latency > 0 and not control:
+            asyncio.get_running_loop().call_later(latency, self.respond, stream_id, token, answer, control)
         else:
-            self.respond(stream_id, token, answer)
+            self.respond(stream_id, token, answer, control)
 
-    @staticmethod
-    def token_for(path: str, body: bytes) -> str:
-        if path.startswith("/3/device/"):
-            return path[len("/3/device/") :]
-        if path.startswith("/wp/"):
-            return path[len("/wp/") :]
-        if path.startswith("/v1/projects/"):
-            try:
-                return str(json.loads(body)["message"]["token"])
-            except (ValueError, KeyError, TypeError):
-                return ""
-        return ""
+    def send_goaway(self, last: int) -> None:
+        """A graceful GOAWAY: answer streams <= last, never process those above it."""
+        # A raw frame: h2's close_connection() would also stop us answering the streams at or below
+        # last_stream_id, which a graceful shutdown must still answer.
+        self.flush()
+        frame = GoAwayFrame(0)
+        frame.last_stream_id, frame.error_code = last, 0
+        assert self.transport is not None
+        self.transport.write(frame.serialize())
+        self.goaway_sent = True
+        self.goaway_last = last
+        for stream_id in [sid for sid in self.streams if sid > last]:
+            self.drop(stream_id)  # received, still arriving: never processed now
+        self.maybe_close_after_goaway()
 
-    def respond(self, stream_id: int, token: str, answer: Answer) -> None:
+    def respond(self, stream_id: int, token: str, answer: Answer, control: bool = False) -> None:
         self.pending_answers -= 1
         if self.closed or self.reset_requested or self.conn is None or stream_id not in self.streams:
             self.maybe_close_after_goaway()
             return
         status, headers, body = answer
-        self.streams.pop(stream_id)
-        self.stats.in_flight -= 1
+        self.drop(stream_id)
+        if not self.settings_final and not control:
+            # Like APNs after the first authenticated request: the real limit from now on (sent
+            # before the answer, so a client knows it by the time it sees the answer).
+            self.settings_final = True
+            self.conn.update_settings(
+                {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.behaviour.max_concurrent_streams}
+            )
         try:
             self.conn.send_headers(
                 stream_id,
                 [(":status", str(status)), *headers, ("content-length", str(len(body)))],
                 end_stream=not body,
             )
-            if body:
-                self.conn.send_data(stream_id, body, end_stream=True)
-        except Exception:
-            return
-        self.flush()
-        self.stats.status_counts[status] += 1
-        if token and 200 <= status < 300:
-            self.stats.accepted[token] += 1
+        except h2.exceptions.H2Error:
+            return  # the client reset the stream meanwhile
+        if body:
+            self.outgoing[stream_id] = memoryview(body)
+            self.pump()
+        else:
+            self.conn.open_ids.discard(stream_id)
+            self.conn.sweep()
+        if not self.flush_scheduled:  # one write for all the answers due in this loop iteration
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+        if not control:
+            self.stats.status_counts[status] += 1
+            if token and 200 <= status < 300:
+                self.stats.accepted[token] += 1
         self.maybe_close_after_goaway()
+
+    def pump(self) -> None:
+        """Send answer bodies as far as the client's flow-control windows allow."""
+        assert self.conn is not None
+        conn = self.conn
+        for stream_id, view in list(self.outgoing.items()):
+            try:
+                while view:
+                    size = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
+                    if size <= 0:
+                        break
+                    chunk, view = view[:size], view[size:]
+                    conn.send_data(stream_id, bytes(chunk), end_stream=not view)
+            except h2.exceptions.H2Error:
+                view = memoryview(b"")  # reset by the client meanwhile
+            if view:
+                self.outgoing[stream_id] = view
+            else:
+                del self.outgoing[stream_id]
+                conn.open_ids.discard(stream_id)
+        conn.sweep()
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
 
     def maybe_close_after_goaway(self) -> None:
         if not self.goaway_sent or self.pending_answers > 0 or self.closed or self.transport is None:
@@ -457,28 +568,35 @@ class H2ServerProtocol(asyncio.Protocol):
             if len(rest) < length:
                 return
             body, self.h1_buffer = rest[:length], rest[length:]
-            self.stats.requests_total += 1
+            control = _is_control(target)
+            if not control:
+                self.stats.requests_total += 1
             answer = route(method, target, headers, body, self.stats)
             # The same latency as HTTP/2; a constant delay keeps HTTP/1.1 answers in order.
-            if self.behaviour.latency > 0:
+            if self.behaviour.latency > 0 and not control:
                 asyncio.get_running_loop().call_later(self.behaviour.latency, self.h1_respond, *answer)
             else:
-                self.h1_respond(*answer)
+                self.h1_respond(*answer, control=control)
 
-    def h1_respond(self, token: str, answer: Answer) -> None:
+    def h1_respond(self, token: str, answer: Answer, control: bool = False) -> None:
         if self.transport is None or self.transport.is_closing():
             return
         status, out_headers, out_body = answer
-        self.stats.status_counts[status] += 1
-        if token and 200 <= status < 300:
-            self.stats.accepted[token] += 1
+        if not control:
+            self.stats.status_counts[status] += 1
+            if token and 200 <= status < 300:
+                self.stats.accepted[token] += 1
         head_lines = [f"HTTP/1.1 {status} X", f"content-length: {len(out_body)}"]
         head_lines += [f"{k}: {v}" for k, v in out_headers]
         self.transport.write(("\r\n".join(head_lines) + "\r\n\r\n").encode("latin-1") + out_body)
 
 
 class FakePushService:
-    """The service; ``start()`` runs it on a background thread (or ``serve()`` in this loop)."""
+    """The service; ``start()`` runs it on a background thread (or ``serve()`` in this loop).
+
+    ``alpn`` lists the protocols offered (``("http/1.1",)`` to test HTTP/1.1 fallbacks);
+    ``reset_linger`` is how long a connection hit by the ``reset`` fault stays open, silent.
+    """
 
     def __init__(
         self,
@@ -491,19 +609,33 @@ class FakePushService:
         port: int = 0,
         host: str = "127.0.0.1",
         alpn: tuple[str, ...] = ("h2", "http/1.1"),
+        fault_attempts: int = 1,
+        reset_linger: float = 0.5,
+        initial_max_concurrent_streams: int | None = None,
     ) -> None:
         self.behaviour = Behaviour(
-            latency, fault_rate, seed, faults, fault_only_first_attempt, max_concurrent_streams
+            latency,
+            fault_rate,
+            seed,
+            faults,
+            fault_only_first_attempt,
+            max_concurrent_streams,
+            fault_attempts,
+            initial_max_concurrent_streams,
         )
         self.stats = Stats()
         self.host, self.port, self.alpn = host, port, alpn
-        self.cert_file, self.key_file = make_certificate()
+        self.reset_linger = reset_linger
+        self.cert_dir = tempfile.mkdtemp(prefix="fakepush-")
+        self.cert_file, self.key_file = make_certificate(self.cert_dir)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.server: asyncio.base_events.Server | None = None
+        self.protocols: set[H2ServerProtocol] = set()
         self._thread: threading.Thread | None = None
 
     @property
     def ca_file(self) -> str:
+        """The certificate as a CA bundle for clients (``verify=service.ca_file``)."""
         return self.cert_file
 
     @property
@@ -514,8 +646,43 @@ class FakePushService:
     def accepted(self) -> collections.Counter[str]:
         return self.stats.accepted
 
+    @property
+    def jwts_seen(self) -> set[str]:
+        return self.stats.jwts_seen
+
+    @property
+    def token_requests(self) -> int:
+        return self.stats.token_requests
+
+    @property
+    def requests_total(self) -> int:
+        return self.stats.requests_total
+
+    @property
+    def connections_opened(self) -> int:
+        return self.stats.connections_opened
+
+    @property
+    def status_counts(self) -> collections.Counter[int]:
+        return self.stats.status_counts
+
     def reset_counts(self) -> None:
-        self.stats.reset()
+        """Zero every counter (on the service's loop when it runs on its thread)."""
+        if (
+            self.loop is not None
+            and self.loop.is_running()
+            and threading.current_thread() is not self._thread
+        ):
+            done = threading.Event()
+
+            def reset() -> None:
+                self.stats.reset()
+                done.set()
+
+            self.loop.call_soon_threadsafe(reset)
+            done.wait(5)
+        else:
+            self.stats.reset()
 
     def ssl_context(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -524,6 +691,7 @@ class FakePushService:
         return ctx
 
     async def serve(self) -> None:
+        """Listen on this loop (process mode, or the service thread)."""
         loop = asyncio.get_running_loop()
         self.loop = loop
         self.server = await loop.create_server(
@@ -532,6 +700,7 @@ class FakePushService:
         self.port = self.server.sockets[0].getsockname()[1]
 
     def start(self) -> FakePushService:
+        """Run on a background thread with its own event loop; returns once listening."""
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -543,32 +712,40 @@ class FakePushService:
             except BaseException as exc:  # reported to the starting thread
                 failure.append(exc)
                 ready.set()
+                loop.close()
                 return
             ready.set()
-            loop.run_forever()
-            loop.close()
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
 
         self._thread = threading.Thread(target=run, name="fakepush", daemon=True)
         self._thread.start()
-        ready.wait(10)
+        if not ready.wait(10):
+            raise RuntimeError("the fake push service did not start within 10 s")
         if failure:
             raise failure[0]
         return self
 
     def stop(self) -> None:
-        if self.loop is None:
-            return
+        """Close every connection, stop the thread and delete the certificate files."""
         loop = self.loop
+        if loop is not None and loop.is_running():
 
-        def shutdown() -> None:
-            if self.server is not None:
-                self.server.close()
-            loop.stop()
+            def shutdown() -> None:
+                if self.server is not None:
+                    self.server.close()
+                for protocol in list(self.protocols):
+                    if protocol.transport is not None:
+                        protocol.transport.abort()
+                loop.call_soon(loop.stop)  # after the aborts' connection_lost callbacks
 
-        loop.call_soon_threadsafe(shutdown)
-        if self._thread is not None:
-            self._thread.join(5)
+            loop.call_soon_threadsafe(shutdown)
+            if self._thread is not None:
+                self._thread.join(5)
         self.loop = None
+        shutil.rmtree(self.cert_dir, ignore_errors=True)
 
     def __enter__(self) -> FakePushService:
         return self.start()
@@ -577,35 +754,39 @@ class FakePushService:
         self.stop()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8443)
-    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--port", type=int, default=8443, help="0 picks a free port (printed)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--faults", default=",".join(ALL_FAULTS), help="comma-separated fault kinds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-concurrent-streams", type=int, default=1000)
     parser.add_argument("--cert-out", help="copy the CA certificate (PEM) here for clients")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     service = FakePushService(
         latency=args.latency,
         fault_rate=args.fault_rate,
         seed=args.seed,
+        faults=tuple(f for f in args.faults.split(",") if f),
         max_concurrent_streams=args.max_concurrent_streams,
         port=args.port,
         host=args.host,
     )
     if args.cert_out:
-        with open(service.cert_file, "rb") as src, open(args.cert_out, "wb") as dst:
-            dst.write(src.read())
+        shutil.copyfile(service.cert_file, args.cert_out)
 
     async def run() -> None:
         await service.serve()
         print(f"fakepush listening on {service.url} (CA: {args.cert_out or service.ca_file})", flush=True)
         await asyncio.Event().wait()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+    finally:
+        shutil.rmtree(service.cert_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
