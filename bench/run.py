@@ -4,7 +4,7 @@
     python -m bench.run --devices 2000 --latencies 0.05 --services apns
 
 For each latency it starts the fake service in its own process, runs the minimal asyncio + h2
-reference client (bench/h2_reference.py), then a broadcast per service through django_push in one
+reference client (bench/reference_client.py), then a broadcast per service through django_push in one
 worker process (and in two), on PostgreSQL with every Delivery written. Reports delivered/s, CPU
 seconds per 1,000 sends, peak RSS, and our rate as a ratio of the reference's in the same run —
 these machines are shared and noisy, so only same-run ratios mean much. Writes
@@ -444,7 +444,7 @@ def main() -> None:
                     [
                         sys.executable,
                         "-m",
-                        "bench.h2_reference",
+                        "bench.reference_client",
                         "--url",
                         url,
                         "--ca-file",
