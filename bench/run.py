@@ -237,7 +237,7 @@ def send(settings: dict, workers: int) -> dict:
                     "-c",
                     (
                         "import django, json; django.setup()\n"
-                        "from django_push import dispatch, audience\n"
+                        "from django_push import dispatch\nfrom django_push.dispatch import audience\n"
                         "n = dispatch.create(audience={'all': True}, title='Benchmark', body='Hello from django_push')\n"
                         "chunks = list(audience.id_chunks(n.audience, 500))\n"
                         "from django_push.models import Notification\n"

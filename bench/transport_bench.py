@@ -2,7 +2,7 @@
 
     python -m bench.transport_bench --url https://127.0.0.1:8443 --ca-file /tmp/fakepush.pem -n 10000
 
-Sends ``n`` APNs-shaped POSTs through :class:`~django_push.backends.h2transport.H2Transport`
+Sends ``n`` APNs-shaped POSTs through :class:`~django_push.transport.h2.H2Transport`
 exactly as ``HTTPBackend`` does (build an ``httpx.Request``, ``handle_async_request``,
 ``aread``, ``aclose``), with ``connections`` × ``streams`` requests in flight, and prints the same
 JSON figures as the reference client. Building the ``httpx.Request`` is timed too (the backend
@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from django_push.backends.h2transport import H2Transport
+from django_push.transport.h2 import H2Transport
 
 BODY = b'{"aps":{"alert":{"title":"Hello","body":"reference"}}}'
 

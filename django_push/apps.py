@@ -11,7 +11,7 @@ class DjangoPushConfig(AppConfig):
 
     def ready(self) -> None:
         # Explicit registration: checks and receivers are connected here, never by import side effects.
-        from . import checks, receivers
+        from django_push import checks, receivers
 
         checks.register()
         receivers.connect()

@@ -7,8 +7,8 @@ from typing import Any
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, PLATFORMS, push_settings
-from .exceptions import PushConfigurationError
+from django_push.conf import DEFAULTS, PLATFORMS, push_settings
+from django_push.exceptions import PushConfigurationError
 
 BACKEND_KEYS = {"BACKEND", "OPTIONS"}
 APPLICATION_KEYS = {"PLATFORM", "OPTIONS"}
@@ -27,9 +27,7 @@ def register() -> None:
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from django.conf import settings
-
-    raw = getattr(settings, "DJANGO_PUSH", {})
+    raw = push_settings.raw
     if not isinstance(raw, dict):
         return [
             checks.Error(

@@ -6,9 +6,11 @@ access on :data:`push_settings` looks at the current settings.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 PLATFORMS: tuple[str, ...] = ("apns", "fcm", "webpush")
 DEFAULT_APPLICATION = "default"
@@ -51,23 +53,54 @@ DEFAULTS: dict[str, Any] = {
     "API_THROTTLE_RATE": "60/min",
     "ALLOW_ANONYMOUS_WEBPUSH": False,
     "EVENT_RULES": [],
-    # False switches every model-event rule off (django_push.events; tests, data imports).
+    # False switches every model-event rule off (django_push.compose.events; tests, data imports).
     "EVENTS_ENABLED": True,
     # name -> {"priority", "channels", "ttl", "collapse_key", "required", "rate_limit", "label",
-    # "description"} merged over the built-in types (django_push.notification_types); None removes one.
+    # "description"} merged over the built-in types (django_push.compose.types); None removes one.
     "NOTIFICATION_TYPES": {},
-    # Cache alias of the per-user rate-limit counters (django_push.delivery_filters.rate_limits).
+    # Cache alias of the per-user rate-limit counters (django_push.compose.policies.rate_limits).
     "RATE_LIMIT_CACHE": "default",
 }
 
 
+#: Settings whose values are dotted paths (or lists of them), resolved by :meth:`PushSettings.imported`.
+DOTTED_PATH_SETTINGS = ("DELIVERY_FILTERS", "MESSAGE_RENDERER", "EVENT_RULES", "API_PERMISSION_CLASSES")
+#: Dotted paths that moved in 0.2 (CHANGELOG, "Breaking"): the error names the new spelling.
+MOVED_PATHS = {
+    "django_push.delivery_filters.": "django_push.compose.policies.",
+    "django_push.rendering.": "django_push.compose.rendering.",
+    "django_push.notification_types.": "django_push.compose.types.",
+    "django_push.events.": "django_push.compose.events.",
+}
+
+
 class PushSettings:
-    """Attribute access to DJANGO_PUSH with defaults; re-reads settings on every access."""
+    """Attribute access to DJANGO_PUSH with defaults; re-reads settings on every access.
+
+    The only reader of ``settings.DJANGO_PUSH``: every module (checks and the testing helpers
+    included) goes through here, and dotted-path settings are resolved here (:meth:`imported`).
+    """
+
+    @property
+    def raw(self) -> Any:
+        """``settings.DJANGO_PUSH`` as written (possibly not a dict: the checks say so)."""
+        return getattr(settings, "DJANGO_PUSH", {})
 
     @property
     def user_settings(self) -> dict[str, Any]:
-        value = getattr(settings, "DJANGO_PUSH", {})
+        value = self.raw
         return value if isinstance(value, dict) else {}
+
+    def imported(self, name: str) -> Any:
+        """The objects a dotted-path setting names: a list for list settings, else one or None.
+
+        Values may also be the objects themselves. A path that does not import raises
+        :class:`~django_push.exceptions.PushConfigurationError` naming the setting.
+        """
+        value = getattr(self, name)
+        if isinstance(value, list | tuple):
+            return [_import(f'DJANGO_PUSH["{name}"][{i}]', item) for i, item in enumerate(value)]
+        return None if value in (None, "") else _import(f'DJANGO_PUSH["{name}"]', value)
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
@@ -109,3 +142,23 @@ class PushSettings:
 
 
 push_settings = PushSettings()
+
+
+def _import(where: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return _import_path(where, value)
+
+
+@lru_cache(maxsize=256)
+def _import_path(where: str, path: str) -> Any:
+    from django_push.exceptions import PushConfigurationError
+
+    try:
+        return import_string(path)
+    except ImportError as exc:
+        hint = ""
+        for old, new in MOVED_PATHS.items():
+            if path.startswith(old):
+                hint = f" It moved: use {new + path[len(old) :]!r}."
+        raise PushConfigurationError(f"{where} = {path!r} cannot be imported: {exc}.{hint}") from exc

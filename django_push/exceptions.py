@@ -25,8 +25,24 @@ class PushAuthError(PushError):
         self.status_code = status_code
 
 
-class PayloadTooLarge(PushError):
-    """The payload exceeds the service's limit; raised by request builders, reported as REJECTED."""
+class MessageRejected(PushError):
+    """The message (or its target) cannot be sent as built: reported as REJECTED and never retried.
+
+    Raised by request builders before anything is sent; ``error_code`` is what the Delivery records.
+    """
+
+    error_code = "rejected"
+
+    def __init__(self, message: str, *, error_code: str = "") -> None:
+        super().__init__(message)
+        if error_code:
+            self.error_code = error_code
+
+
+class PayloadTooLarge(MessageRejected):
+    """The payload exceeds the service's limit."""
+
+    error_code = "payload_too_large"
 
     def __init__(self, size: int, limit: int, service: str) -> None:
         super().__init__(f"{service} payload is {size} bytes, over the limit of {limit} bytes")
@@ -34,8 +50,10 @@ class PayloadTooLarge(PushError):
         self.limit = limit
 
 
-class InvalidTarget(PushError):
+class InvalidTarget(MessageRejected):
     """A target cannot be addressed (e.g. a Web Push endpoint outside the allow-list)."""
+
+    error_code = "invalid_target"
 
 
 class PushConfigurationError(ImproperlyConfigured):

@@ -12,14 +12,12 @@ import contextlib
 import threading
 from typing import Any
 
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from .backends import loop
-from .backends.base import BaseBackend
-from .conf import DEFAULT_APPLICATION, push_settings
-from .exceptions import PushConfigurationError
+from django_push.backends.base import BaseBackend
+from django_push.conf import DEFAULT_APPLICATION, push_settings
+from django_push.exceptions import PushConfigurationError
+from django_push.transport import loop
 
 
 def backend_config(platform: str, application: str = DEFAULT_APPLICATION) -> tuple[str, dict[str, Any]]:
@@ -58,7 +56,7 @@ def build_backend(platform: str, application: str = DEFAULT_APPLICATION) -> Base
         raise PushConfigurationError(
             f'DJANGO_PUSH["BACKENDS"]["{platform}"]["BACKEND"] = {path!r} cannot be imported: {exc}'
         ) from exc
-    return cls(alias=platform, application=application, **options)
+    return cls(platform=platform, alias=platform, application=application, **options)
 
 
 class BackendHandler:
@@ -89,9 +87,3 @@ class BackendHandler:
 
 
 backends = BackendHandler()
-
-
-@receiver(setting_changed)
-def _reset_backends(*, setting: str, **kwargs: Any) -> None:
-    if setting == "DJANGO_PUSH":
-        backends.reset()

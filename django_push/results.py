@@ -37,6 +37,10 @@ class DeliveryStatus(models.TextChoices):
 
 RETRYABLE_STATUSES = frozenset({DeliveryStatus.THROTTLED, DeliveryStatus.UNAVAILABLE})
 
+#: ``error_code`` of a FAILED result caused by the service refusing *our* credentials: it is not the
+#: device's fault, so it never counts against the device.
+AUTH_ERROR_CODE = "auth"
+
 
 @dataclass(frozen=True, slots=True)
 class SendResult:

@@ -9,41 +9,41 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .conf import push_settings
+from django_push.conf import push_settings
 
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
 
 @shared_task(name="django_push.start_notification", **TASK_OPTIONS)
 def start_notification(notification_id: int) -> None:
-    from . import dispatch  # imported here: a worker imports this module before Django is set up
+    from django_push import dispatch  # imported here: a worker imports this module before Django is set up
 
     dispatch.plan(notification_id)
 
 
 @shared_task(name="django_push.send_chunk", **TASK_OPTIONS)
 def send_chunk(notification_id: int, device_ids: list[int], attempt: int = 1) -> None:
-    from . import dispatch
+    from django_push import dispatch
 
     dispatch.process_chunk(notification_id, device_ids, attempt)
 
 
 @shared_task(name="django_push.send_due", **TASK_OPTIONS)
 def send_due() -> int:
-    from . import dispatch
+    from django_push import dispatch
 
     return dispatch.send_due()
 
 
 @shared_task(name="django_push.clear_stale_devices", **TASK_OPTIONS)
 def clear_stale_devices(days: int | None = None, delete: bool = False) -> int:
-    from .cleanup import clear_stale_devices as clear
+    from django_push.devices.cleanup import clear_stale_devices as clear
 
     return clear(days or push_settings.STALE_DEVICE_DAYS, delete=delete)
 
 
 @shared_task(name="django_push.prune_deliveries", **TASK_OPTIONS)
 def prune_deliveries(days: int | None = None) -> int:
-    from .cleanup import prune_deliveries as prune
+    from django_push.devices.cleanup import prune_deliveries as prune
 
     return prune(days or int(push_settings.DELIVERY_RETENTION_DAYS))

@@ -9,67 +9,25 @@
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from django.test.utils import override_settings
 
-from .message import PushMessage, Target
-from .results import DeliveryStatus, SendResult
+from django_push.backends import locmem
+from django_push.backends.locmem import OutboxEntry, next_outcome, outbox, script_outcome
+from django_push.conf import push_settings
+from django_push.handler import backends
+
+__all__ = ["OutboxEntry", "next_outcome", "outbox", "override_push_backends", "reset", "script_outcome"]
 
 LOCMEM = "django_push.backends.locmem.LocmemBackend"
 
 
-@dataclass(frozen=True)
-class OutboxEntry:
-    platform: str
-    application: str
-    message: PushMessage
-    target: Target
-    result: SendResult
-
-
-outbox: list[OutboxEntry] = []
-_outcomes: dict[str, deque[SendResult]] = {}
-_lock = threading.Lock()
-
-
-def _as_result(outcome: SendResult | DeliveryStatus | str) -> SendResult:
-    if isinstance(outcome, SendResult):
-        return outcome
-    status = DeliveryStatus(outcome)
-    if status == DeliveryStatus.SENT:
-        return SendResult.sent("locmem")
-    return SendResult(status, error_code=f"scripted_{status.value}", reason="scripted outcome")
-
-
-def script_outcome(address: str, *outcomes: SendResult | DeliveryStatus | str) -> None:
-    """Queue outcomes for the next sends to ``address`` (a token or endpoint); then SENT again."""
-    with _lock:
-        _outcomes.setdefault(address, deque()).extend(_as_result(o) for o in outcomes)
-
-
-def next_outcome(address: str, static: dict[str, Any] | None = None) -> SendResult:
-    with _lock:
-        queued = _outcomes.get(address)
-        if queued:
-            return queued.popleft()
-    if static and address in static:
-        return _as_result(static[address])
-    return SendResult.sent("locmem")
-
-
 def reset() -> None:
     """Empty the outbox and forget scripted outcomes."""
-    with _lock:
-        outbox.clear()
-        _outcomes.clear()
-    from .handler import backends
-
+    locmem.clear()
     backends.reset()
 
 
@@ -79,9 +37,7 @@ def override_push_backends(backend: str = LOCMEM, **extra: Any) -> Iterator[list
 
     Other DJANGO_PUSH settings are kept; ``extra`` overrides top-level keys (e.g. CHUNK_SIZE=10).
     """
-    from django.conf import settings
-
-    current = dict(getattr(settings, "DJANGO_PUSH", {}))
+    current = dict(push_settings.user_settings)
     current["BACKENDS"] = {p: {"BACKEND": backend} for p in ("apns", "fcm", "webpush")}
     current.update(extra)
     reset()

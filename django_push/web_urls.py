@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import service_worker
+from django_push.web.views import service_worker
 
 app_name = "django_push_web"
 

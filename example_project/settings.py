@@ -80,11 +80,11 @@ DJANGO_PUSH = {
     "BACKENDS": {"apns": CONSOLE, "fcm": CONSOLE, "webpush": CONSOLE},
     # Preferences, quiet hours and rate limits on every send path; texts rendered per device language.
     "DELIVERY_FILTERS": [
-        "django_push.delivery_filters.preferences",
-        "django_push.delivery_filters.quiet_hours",
-        "django_push.delivery_filters.rate_limits",
+        "django_push.compose.policies.preferences",
+        "django_push.compose.policies.quiet_hours",
+        "django_push.compose.policies.rate_limits",
     ],
-    "MESSAGE_RENDERER": "django_push.rendering.render",
+    "MESSAGE_RENDERER": "django_push.compose.rendering.render",
     # A demo key pair (generated with `manage.py generatevapidkeys`); never reuse it in production.
     "VAPID_PUBLIC_KEY": (
         "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"

@@ -1,5 +1,11 @@
+"""Fixtures every test package shares: clean push state, users, API clients, settings changes."""
+
+from __future__ import annotations
+
 import os
 import shutil
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -25,3 +31,52 @@ def _clean_push_state():
     testing.reset()
     yield
     testing.reset()
+
+
+@pytest.fixture
+def push_conf(settings: Any) -> Callable[..., None]:
+    """``push_conf(API_THROTTLE_RATE="1/min")``: change DJANGO_PUSH keys for one test."""
+
+    def set_(**values: Any) -> None:
+        settings.DJANGO_PUSH = {**settings.DJANGO_PUSH, **values}
+
+    return set_
+
+
+@pytest.fixture
+def user(db: None) -> Any:
+    from .factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db: None) -> Any:
+    from .factories import UserFactory
+
+    return UserFactory()
+
+
+def _client(user: Any = None) -> Any:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def api(user: Any) -> Any:
+    """An API client signed in as ``user`` (the package's conftest mounts the URLs it tests)."""
+    return _client(user)
+
+
+@pytest.fixture
+def other_api(other_user: Any) -> Any:
+    return _client(other_user)
+
+
+@pytest.fixture
+def anon(db: None) -> Any:
+    return _client()

@@ -6,6 +6,6 @@
 * :mod:`.broadcast`: the broadcast composer (needs ``django_push.send_broadcast``)
 """
 
-from . import devices, notifications, topics
+from django_push.admin import devices, notifications, topics
 
 __all__ = ["devices", "notifications", "topics"]

@@ -22,12 +22,12 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .. import audience as audience_mod
-from .. import dispatch
-from ..conf import PLATFORMS
-from ..models import Notification
-from . import display, preview
-from .forms import BroadcastForm
+from django_push import dispatch
+from django_push.admin import display, preview
+from django_push.admin.forms import BroadcastForm
+from django_push.conf import PLATFORMS
+from django_push.dispatch import audience as audience_mod
+from django_push.models import Notification
 
 TEMPLATES = {
     "compose": "django_push/admin/broadcast/compose.html",

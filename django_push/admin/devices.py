@@ -15,14 +15,14 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .. import dispatch
-from ..models import Delivery, Device, Subscription
-from ..results import DeliveryStatus
-from .forms import TestPushForm
+from django_push import dispatch
+from django_push.admin.forms import TestPushForm
+from django_push.devices import lifecycle
+from django_push.models import Delivery, Device, Subscription
+from django_push.results import DeliveryStatus
 
 #: A test push is sent synchronously, in the request: keep the selection small.
 TEST_PUSH_LIMIT = 100
@@ -135,9 +135,7 @@ class DeviceAdmin(admin.ModelAdmin):
     # -- actions ---------------------------------------------------------------------------------
     @admin.action(description=_("Activate selected devices"), permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
-        count = queryset.filter(active=False).update(
-            active=True, deactivated_at=None, deactivation_reason="", failure_count=0
-        )
+        count = lifecycle.activate(queryset)
         self.message_user(
             request,
             ngettext("Activated %(count)d device.", "Activated %(count)d devices.", count) % {"count": count},
@@ -146,11 +144,7 @@ class DeviceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Deactivate selected devices"), permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
-        count = queryset.filter(active=True).update(
-            active=False,
-            deactivated_at=timezone.now(),
-            deactivation_reason=f"deactivated in the admin by {request.user.get_username()}"[:255],
-        )
+        count = lifecycle.deactivate(queryset, f"deactivated in the admin by {request.user.get_username()}")
         self.message_user(
             request,
             ngettext("Deactivated %(count)d device.", "Deactivated %(count)d devices.", count)

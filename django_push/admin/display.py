@@ -10,8 +10,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from ..models import Delivery, Notification, NotificationStatus, Platform
-from ..results import DeliveryStatus
+from django_push.models import Delivery, Notification, NotificationStatus, Platform
+from django_push.results import DeliveryStatus
 
 FINAL_STATUSES = (NotificationStatus.DONE, NotificationStatus.FAILED, NotificationStatus.CANCELLED)
 

@@ -13,10 +13,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import audience as audience_mod
-from ..conf import DEFAULT_APPLICATION, PLATFORMS, push_settings
-from ..message import APNS_PUSH_TYPES, PRIORITIES, PushMessage
-from ..models import Platform, Topic
+from django_push.conf import DEFAULT_APPLICATION, PLATFORMS, push_settings
+from django_push.dispatch import audience as audience_mod
+from django_push.message import APNS_PUSH_TYPES, PRIORITIES, PushMessage
+from django_push.models import Platform, Topic
 
 #: Audience keys the composer's own fields produce; the JSON field may add the others.
 FIELD_KEYS = ("all", "users", "topics", "platforms", "applications")

@@ -8,25 +8,18 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .. import dispatch, jobs
-from ..conf import push_settings
-from ..models import Delivery, Notification, NotificationStatus
-from ..results import DeliveryStatus
-from . import display, views
-from .broadcast import compose_view
+from django_push import dispatch
+from django_push.admin import display, views
+from django_push.admin.broadcast import compose_view
+from django_push.dispatch.sweep import RETRYABLE_NOTIFICATIONS
+from django_push.models import Delivery, Notification, NotificationStatus
 
-#: Deliveries the retry action resets. FAILED ones are counted in ``Notification.failed``;
-#: UNAVAILABLE ones are still open (waiting for their next attempt), so they are not.
-RETRY_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.UNAVAILABLE)
-RETRYABLE_NOTIFICATIONS = (NotificationStatus.DONE, NotificationStatus.FAILED, NotificationStatus.SENDING)
 CANCELLABLE = (
     NotificationStatus.DRAFT,
     NotificationStatus.SCHEDULED,
@@ -143,7 +136,7 @@ class NotificationAdmin(admin.ModelAdmin):
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         reset_total = notified = 0
         for pk in queryset.filter(status__in=RETRYABLE_NOTIFICATIONS).values_list("pk", flat=True):
-            reset = retry_failed_deliveries(pk)
+            reset = dispatch.retry_failed(pk)
             if reset:
                 reset_total += reset
                 notified += 1
@@ -185,52 +178,6 @@ class NotificationAdmin(admin.ModelAdmin):
                 % {"count": rest},
                 messages.WARNING,
             )
-
-
-def retry_failed_deliveries(notification_id: int) -> int:
-    """Reset a notification's FAILED/UNAVAILABLE deliveries to pending and send them again.
-
-    Counters stay consistent: ``failed`` drops by the FAILED rows reset (UNAVAILABLE rows were never
-    counted), the notification goes back to sending, and the chunks are queued on commit through
-    :func:`django_push.jobs.enqueue`, so the rows are visible to whichever worker runs them.
-    """
-    with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update()
-            .filter(pk=notification_id, status__in=RETRYABLE_NOTIFICATIONS, planned_at__isnull=False)
-            .first()
-        )
-        if notification is None:
-            return 0
-        rows = list(
-            Delivery.objects.select_for_update()
-            .filter(notification_id=notification_id, status__in=RETRY_STATUSES, claim="")
-            .values_list("pk", "device_id", "status")
-        )
-        if not rows:
-            return 0
-        was_failed = sum(1 for _pk, _device, status in rows if status == DeliveryStatus.FAILED)
-        Delivery.objects.filter(pk__in=[r[0] for r in rows]).update(
-            status=DeliveryStatus.PENDING,
-            error_code="",
-            reason="",
-            attempts=0,
-            next_attempt_at=None,
-            in_flight_since=None,
-            updated_at=timezone.now(),
-        )
-        Notification.objects.filter(pk=notification_id).update(
-            status=NotificationStatus.SENDING, finished_at=None, failed=F("failed") - was_failed
-        )
-        device_ids = sorted(r[1] for r in rows)
-        size = push_settings.CHUNK_SIZE
-
-        def queue() -> None:
-            for start in range(0, len(device_ids), size):
-                jobs.enqueue("chunk", notification_id, device_ids[start : start + size])
-
-        transaction.on_commit(queue)
-    return len(rows)
 
 
 @admin.register(Delivery)

@@ -1,12 +1,11 @@
 """What a message looks like on the wire, per platform, for the broadcast composer's preview step.
 
-When a real backend is configured for a platform, its own ``build_request`` renders the message for a
-dummy target (a fresh instance, so no live backend's caches are touched; construction does no I/O), and
-the payload shown is the one the service counts against its limit. Otherwise (locmem, console, dummy,
-or no backend) a simple service-shaped rendering stands in, marked "approximate".
-
-Nothing secret is shown: backend OPTIONS never leave the backend, and the ``authorization`` header
-of a rendered request is dropped.
+The payload shown is built by the backends' own pure builders (:mod:`django_push.backends.payload`)
+and measured against the same limits, so it is byte for byte what the service receives and counts.
+When a real backend is configured for a platform, its ``build_request`` also renders the request for a
+dummy target (a fresh instance, so no live backend's caches are touched; construction does no I/O),
+and its headers are shown (``exact``). Requests are built without credentials (backends add them in
+``authorize``), and backend OPTIONS never leave the backend.
 """
 
 from __future__ import annotations
@@ -14,20 +13,19 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from ..conf import DEFAULT_APPLICATION, PLATFORMS
-from ..exceptions import PayloadTooLarge, PushConfigurationError, PushError
-from ..message import PushMessage, Target
-from ..models import Platform
+from django_push.backends import payload
+from django_push.conf import DEFAULT_APPLICATION, PLATFORMS
+from django_push.exceptions import PayloadTooLarge, PushConfigurationError, PushError
+from django_push.message import PushMessage, Target
+from django_push.models import Platform
 
-#: Bytes each service accepts (APNs: 5120 for VoIP pushes; Web Push: plaintext before encryption).
-LIMITS = {"apns": 4096, "fcm": 4096, "webpush": 3993}
-APNS_VOIP_LIMIT = 5120
 HIDDEN_HEADERS = {"authorization", "content-length", "content-type", "content-encoding", "host"}
 DUMMY_APNS_TOKEN = "0" * 64
 DUMMY_WEBPUSH_ENDPOINT = "https://fcm.googleapis.com/fcm/send/django-push-admin-preview"
@@ -83,26 +81,25 @@ def render_all(
 
 
 def render(message: PushMessage, platform: str, application: str = DEFAULT_APPLICATION) -> PlatformPreview:
-    limit = APNS_VOIP_LIMIT if platform == "apns" and message.push_type == "voip" else LIMITS[platform]
+    try:
+        body, limit = payload.counted_payload(platform, message, time.time())
+    except (PushError, ValueError, TypeError) as exc:
+        return PlatformPreview(platform, "", 0, 0, False, error=str(exc))
     backend, note = _real_backend(platform, application)
-    if backend is not None:
-        try:
-            request = backend.build_request(message, _dummy_target(platform))
-            body = _counted_body(platform, backend, message, request.content)
-        except PayloadTooLarge as exc:
-            approx = _approximate(platform, message)
-            return PlatformPreview(platform, _pretty(approx), exc.size, exc.limit, True, error=str(exc))
-        except (PushError, ValueError, TypeError) as exc:
-            approx = _approximate(platform, message)
-            return PlatformPreview(platform, _pretty(approx), len(approx), limit, False, error=str(exc))
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HIDDEN_HEADERS}
-        return PlatformPreview(platform, _pretty(body), len(body), limit, True, headers=headers)
-    body = _approximate(platform, message)
-    return PlatformPreview(platform, _pretty(body), len(body), limit, False, note=note)
+    if backend is None:
+        return PlatformPreview(platform, _pretty(body), len(body), limit, False, note=note)
+    try:
+        request = backend.build_request(message, _dummy_target(platform))
+    except PayloadTooLarge as exc:
+        return PlatformPreview(platform, _pretty(body), exc.size, exc.limit, True, error=str(exc))
+    except (PushError, ValueError, TypeError) as exc:
+        return PlatformPreview(platform, _pretty(body), len(body), limit, False, error=str(exc))
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HIDDEN_HEADERS}
+    return PlatformPreview(platform, _pretty(body), len(body), limit, True, headers=headers)
 
 
 def _application_for(platform: str, applications: list[str] | None) -> str:
-    from ..conf import push_settings
+    from django_push.conf import push_settings
 
     known = push_settings.applications_for(platform)
     for name in applications or ():
@@ -114,8 +111,8 @@ def _application_for(platform: str, applications: list[str] | None) -> str:
 def _real_backend(platform: str, application: str) -> tuple[Any, str]:
     """A fresh instance of the configured backend if it builds HTTP requests (else None), and a note
     for staff when the platform has no usable backend. Notes never carry OPTIONS values."""
-    from ..backends.base import HTTPBackend
-    from ..handler import backend_config, build_backend
+    from django_push.backends.http import HTTPBackend
+    from django_push.handler import backend_config, build_backend
 
     try:
         path, _options = backend_config(platform, application)
@@ -150,75 +147,6 @@ def _dummy_target(platform: str) -> Target:
     if platform == "apns":
         return Target(DUMMY_APNS_TOKEN)
     return Target("django-push-admin-preview")
-
-
-def _counted_body(platform: str, backend: Any, message: PushMessage, content: bytes) -> bytes:
-    """The bytes the service counts: APNs the body, FCM the message without its target, Web Push
-    the plaintext (the request body is encrypted)."""
-    if platform == "webpush":
-        plaintext = getattr(backend, "plaintext", None)
-        if plaintext is None:
-            return _approximate(platform, message)
-        return bytes(plaintext(message))
-    if platform == "fcm":
-        try:
-            inner = json.loads(content)["message"]
-        except (ValueError, KeyError, TypeError):
-            return content
-        for key in ("token", "topic", "condition"):
-            inner.pop(key, None)
-        return _dumps(inner)
-    return content
-
-
-def _approximate(platform: str, message: PushMessage) -> bytes:
-    """A service-shaped rendering for platforms without a real backend configured."""
-    background = message.push_type == "background"
-    payload: dict[str, Any]
-    if platform == "apns":
-        alert = {k: v for k, v in (("title", message.title), ("body", message.body)) if v}
-        aps: dict[str, Any] = {"content-available": 1} if background or not alert else {"alert": alert}
-        if message.collapse_key and not background:
-            aps["thread-id"] = message.collapse_key
-        payload = {"aps": aps, **{k: v for k, v in message.data.items() if k != "aps"}}
-    elif platform == "fcm":
-        payload = {}
-        notification = {k: v for k, v in (("title", message.title), ("body", message.body)) if v}
-        if notification and not background:
-            payload["notification"] = notification
-        if message.data:
-            payload["data"] = {
-                k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
-                for k, v in message.data.items()
-            }
-        android: dict[str, Any] = {"priority": "NORMAL" if message.priority == "low" else "HIGH"}
-        if message.ttl is not None:
-            android["ttl"] = f"{message.ttl}s"
-        if message.collapse_key:
-            android["collapse_key"] = message.collapse_key
-        payload["android"] = android
-    else:
-        payload = {"title": message.title, "body": message.body}
-        if message.collapse_key:
-            payload["tag"] = message.collapse_key
-        if message.data:
-            payload["data"] = message.data
-    _merge(payload, message.overrides.get(platform) or {})
-    return _dumps(payload)
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
-    for key, value in extra.items():
-        if value is None:
-            base.pop(key, None)
-        elif isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _pretty(body: bytes) -> str:

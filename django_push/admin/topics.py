@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from ..models import Subscription, Topic
+from django_push.models import Subscription, Topic
 
 
 @admin.register(Topic)

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from ..models import Delivery, Notification
-from ..results import DeliveryStatus
-from . import display
+from django_push.admin import display
+from django_push.models import Delivery, Notification
+from django_push.results import DeliveryStatus
 
 LOG_PAGE_SIZE = 50
 ERROR_CODE_CHOICES = 20  # most frequent error codes offered as filters

@@ -29,10 +29,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.schemas.inspectors import ViewInspector
 
-from ..inbox_models import InboxItem
-from . import schema as docs
-from .permissions import api_permissions
-from .views import SizeLimitedJSONParser
+from django_push.api import schema as docs
+from django_push.api.permissions import api_permissions
+from django_push.api.views import SizeLimitedJSONParser
+from django_push.models.inbox import InboxItem
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 MAX_IDS = 200  # 200 UUIDs stay well under the parser's 16 KiB

@@ -17,8 +17,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .inbox import InboxViewSet
-from .preferences import PreferenceViewSet, QuietHoursView
+from django_push.api.inbox import InboxViewSet
+from django_push.api.preferences import PreferenceViewSet, QuietHoursView
 
 router = SimpleRouter()
 router.register("inbox", InboxViewSet, basename="inbox")

@@ -14,8 +14,8 @@ from django.utils.module_loading import import_string
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from ..conf import push_settings
-from ..exceptions import PushConfigurationError
+from django_push.conf import push_settings
+from django_push.exceptions import PushConfigurationError
 
 
 def api_permission_classes() -> list[type[BasePermission]]:

@@ -24,11 +24,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import notification_types
-from ..notification_types import CHANNELS, IN_APP, PUSH, NotificationType
-from ..preference_models import NotificationPreference, QuietHours
-from . import schema as docs
-from .inbox import OwnerScopedMixin, caller
+from django_push.api import schema as docs
+from django_push.api.inbox import OwnerScopedMixin, caller
+from django_push.compose import types as notification_types
+from django_push.compose.types import CHANNELS, IN_APP, PUSH, NotificationType
+from django_push.models.preferences import NotificationPreference, QuietHours
 
 
 class PreferenceSerializer(serializers.Serializer):

@@ -21,7 +21,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from .serializers import (
+from django_push.api.serializers import (
     DeviceRegistrationSerializer,
     DeviceSerializer,
     DeviceTopicSerializer,

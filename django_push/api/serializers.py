@@ -1,98 +1,16 @@
-"""Serializers of the device API, and :func:`register_device`, the one upsert every registration uses.
-
-Registration is idempotent by (platform, application, address): the same token posted twice is one row.
-The address is what identifies a device, so whoever posts it owns it ("the phone changed hands"), with
-one exception: a Web Push endpoint is only taken over by a client that also knows the subscription's
-auth secret. An endpoint is a URL that pages, scripts and proxies handle; without that proof, anyone who
-saw one could re-key the subscription so that the real browser could no longer decrypt its messages.
-"""
+"""Serializers of the device API: they validate, then call :mod:`django_push.devices.registration`,
+where the registration rules (idempotent upsert, owner takeover, re-activation, the Web Push auth-secret
+proof) live for every entry point."""
 
 from __future__ import annotations
 
-import contextlib
-import hmac
-from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 from rest_framework import serializers
 
-from ..models import Device, Environment, Platform, Subscription, Topic
-from . import validators
-
-MAX_UPSERT_ATTEMPTS = 3
-# Fields that describe the previous owner's phone, not the token: cleared when the token changes hands.
-PERSONAL_FIELDS = ("name", "locale", "time_zone", "user_agent")
-
-
-class EndpointKeysMismatch(Exception):
-    """A Web Push endpoint is registered to someone else with another auth secret."""
-
-
-def register_device(
-    *, platform: str, application: str, address: str, owner: Any, values: dict[str, Any]
-) -> tuple[Device, bool]:
-    """Create or refresh the device at (platform, application, address); return ``(device, created)``.
-
-    Safe under concurrency: a lost race on the unique constraint (an INSERT blocked by a concurrent
-    one, then refused) rolls back to a savepoint and retries as an update, so N identical concurrent
-    registrations make one row and exactly one ``created``. Re-registering re-activates the device.
-    """
-    now = timezone.now()
-    owner = owner if owner is not None and owner.is_authenticated else None
-    for _ in range(MAX_UPSERT_ATTEMPTS):
-        with transaction.atomic():
-            device = Device.objects.select_for_update().by_address(platform, application, address).first()
-            if device is None:
-                try:
-                    with transaction.atomic():
-                        device = Device.objects.create(
-                            platform=platform,
-                            application=application,
-                            address=address,
-                            owner=owner,
-                            created_at=now,
-                            registered_at=now,
-                            last_seen_at=now,
-                            **values,
-                        )
-                except IntegrityError:
-                    continue  # a concurrent request created it first: update that row instead
-                return device, True
-            _refresh(device, owner, values, now)
-            return device, False
-    raise IntegrityError(f"could not register a {platform} device after {MAX_UPSERT_ATTEMPTS} attempts")
-
-
-def _refresh(device: Device, owner: Any, values: dict[str, Any], now: datetime) -> None:
-    owner_id = owner.pk if owner is not None else None
-    same_owner = owner_id is not None and device.owner_id == owner_id
-    if (
-        device.platform == Platform.WEBPUSH
-        and not same_owner
-        and not _same_secret(device.auth, str(values.get("auth", "")))
-    ):
-        raise EndpointKeysMismatch
-    if device.owner_id != owner_id:
-        device.owner = owner
-        for field in PERSONAL_FIELDS:
-            setattr(device, field, "")
-        Subscription.objects.filter(device=device).delete()
-    for field, value in values.items():
-        setattr(device, field, value)
-    _reactivate(device, now)
-    device.save()
-
-
-def _reactivate(device: Device, now: datetime) -> None:
-    """A registration is the app saying "this address works": forget past failures."""
-    device.registered_at = device.last_seen_at = now
-    device.active = True
-    device.deactivated_at = None
-    device.deactivation_reason = ""
-    device.failure_count = 0
-    device.last_failure_reason = ""
+from django_push.api import validators
+from django_push.devices import registration
+from django_push.models import Device, Environment, Platform, Subscription, Topic
 
 
 class DeviceSerializer(serializers.ModelSerializer):
@@ -200,14 +118,14 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
         if agent:  # a client that sends none keeps the one it sent last time
             values["user_agent"] = agent
         try:
-            return register_device(
+            return registration.register(
                 platform=data["platform"],
                 application=data["application"],
                 address=data["token"],
                 owner=owner,
                 values=values,
             )
-        except EndpointKeysMismatch:
+        except registration.EndpointKeysMismatch:
             raise serializers.ValidationError(
                 {"auth": ["This endpoint is registered with another auth secret."]}
             ) from None
@@ -300,14 +218,14 @@ class WebPushSubscriptionSerializer(_DeviceDetailsMixin):
         if user_agent:
             values["user_agent"] = user_agent[:512]
         try:
-            return register_device(
+            return registration.register(
                 platform=Platform.WEBPUSH,
                 application=data["application"],
                 address=data["endpoint"],
                 owner=owner,
                 values=values,
             )
-        except EndpointKeysMismatch:
+        except registration.EndpointKeysMismatch:
             raise serializers.ValidationError(
                 {"keys": {"auth": ["This endpoint is registered with another auth secret."]}}
             ) from None
@@ -340,14 +258,9 @@ class WebPushUnsubscribeSerializer(serializers.Serializer):
     def unsubscribe(self, user: Any) -> int:
         """Delete the matching devices the caller may remove; return how many went."""
         data = self.validated_data
-        auth = data.get("keys", {}).get("auth", "")
-        user_id = user.pk if user is not None and user.is_authenticated else None
-        doomed = [
-            device.pk
-            for device in _webpush_devices(data["endpoint"])
-            if (user_id is not None and device.owner_id == user_id) or _same_secret(device.auth, auth)
-        ]
-        return Device.objects.filter(pk__in=doomed).delete()[0] if doomed else 0
+        return registration.unsubscribe(
+            endpoint=data["endpoint"], auth=data.get("keys", {}).get("auth", ""), user=user
+        )
 
 
 class WebPushOldSubscriptionSerializer(serializers.Serializer):
@@ -375,48 +288,18 @@ class WebPushResubscribeSerializer(serializers.Serializer):
         """Move the device(s) of the old subscription to the new one, keeping owner and topics; None
         when no device matches the old endpoint and auth secret."""
         old, new = self.validated_data["old"], self.validated_data["subscription"]
-        moved: Device | None = None
-        for _ in range(MAX_UPSERT_ATTEMPTS):
-            try:
-                with transaction.atomic():
-                    for device in _webpush_devices(old["endpoint"], lock=True):
-                        if _same_secret(device.auth, old["keys"]["auth"]):
-                            moved = _move(device, new["endpoint"], new["keys"])
-                return moved
-            except IntegrityError:
-                continue  # the new endpoint was registered concurrently: run again, it now merges
-        raise IntegrityError("could not move the Web Push subscription")
-
-
-def _webpush_devices(endpoint: str, lock: bool = False) -> list[Device]:
-    """Web Push devices (any application) at ``endpoint``, looked up by its normalized spelling."""
-    from ..models import address_hash
-
-    # An endpoint no longer allowed (the allow-list changed) is still ours to find and remove.
-    with contextlib.suppress(serializers.ValidationError):
-        endpoint = validators.validate_webpush_endpoint(endpoint)
-    queryset = Device.objects.filter(platform=Platform.WEBPUSH, address_hash=address_hash(endpoint))
-    return list(queryset.select_for_update() if lock else queryset)
-
-
-def _same_secret(stored: str, offered: str) -> bool:
-    return bool(stored and offered) and hmac.compare_digest(stored.encode(), offered.encode())
-
-
-def _move(device: Device, endpoint: str, keys: dict[str, str]) -> Device:
-    now = timezone.now()
-    target = (
-        Device.objects.select_for_update()
-        .by_address(Platform.WEBPUSH, device.application, endpoint)
-        .exclude(pk=device.pk)
-        .first()
-    )
-    if target is not None:  # the browser already registered the new subscription: keep that row
-        device.delete()
-    else:
-        target = device
-        target.address = endpoint
-    target.p256dh, target.auth = keys["p256dh"], keys["auth"]
-    _reactivate(target, now)
-    target.save()
-    return target
+        try:
+            return registration.resubscribe(
+                old_endpoint=old["endpoint"],
+                old_auth=old["keys"]["auth"],
+                new_endpoint=new["endpoint"],
+                new_keys=new["keys"],
+            )
+        except registration.EndpointKeysMismatch:
+            raise serializers.ValidationError(
+                {
+                    "subscription": {
+                        "keys": {"auth": ["This endpoint is registered with another auth secret."]}
+                    }
+                }
+            ) from None

@@ -12,8 +12,8 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from ..conf import push_settings
-from ..exceptions import PushConfigurationError
+from django_push.conf import push_settings
+from django_push.exceptions import PushConfigurationError
 
 _PERIODS = ("s", "m", "h", "d")
 

@@ -6,7 +6,7 @@ the browser helper follows wherever a site mounts the API.
 
 from django.urls import include, path
 
-from . import views
+from django_push.api import views
 
 app_name = "django_push"
 

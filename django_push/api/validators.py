@@ -15,7 +15,7 @@ import zoneinfo
 
 from rest_framework.exceptions import ValidationError
 
-from ..conf import push_settings
+from django_push.conf import push_settings
 
 APNS_TOKEN_LENGTH = 64
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -70,9 +70,9 @@ def validate_fcm_token(value: str) -> str:
 
 
 def validate_webpush_endpoint(value: str) -> str:
-    """Allow-listed https push service URL (see :mod:`django_push.webpush_endpoints`), normalized."""
-    from ..exceptions import InvalidTarget
-    from ..webpush_endpoints import validate_endpoint
+    """Allow-listed https push service URL (see :mod:`django_push.backends.webpush_endpoints`), normalized."""
+    from django_push.backends.webpush_endpoints import validate_endpoint
+    from django_push.exceptions import InvalidTarget
 
     try:
         return validate_endpoint(value, push_settings.WEBPUSH_ALLOWED_HOSTS)

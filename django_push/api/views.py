@@ -25,11 +25,9 @@ from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from ..conf import push_settings
-from ..models import Device, Subscription, Topic
-from . import schema as docs
-from .permissions import anonymous_webpush_allowed, api_permissions
-from .serializers import (
+from django_push.api import schema as docs
+from django_push.api.permissions import anonymous_webpush_allowed, api_permissions
+from django_push.api.serializers import (
     DeviceRegistrationSerializer,
     DeviceSerializer,
     DeviceTopicSerializer,
@@ -40,7 +38,9 @@ from .serializers import (
     WebPushSubscriptionSerializer,
     WebPushUnsubscribeSerializer,
 )
-from .throttling import RegistrationThrottle
+from django_push.api.throttling import RegistrationThrottle
+from django_push.conf import push_settings
+from django_push.models import Device, Subscription, Topic
 
 MAX_BODY_BYTES = 16 * 1024
 

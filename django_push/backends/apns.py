@@ -10,32 +10,38 @@ that saw the refusal) and the target is retried once.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import ssl
-import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import httpx
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..exceptions import InvalidTarget, PayloadTooLarge, PushAuthError, PushConfigurationError, PushError
-from ..message import APNS_PUSH_TYPES, PushMessage, Target
-from ..priorities import DEFAULT_INTERRUPTION_LEVEL, for_priority
-from ..results import DeliveryStatus, SendResult
-from .base import REQUIRED, HTTPBackend, retry_after_seconds
+from django_push.backends.apns_tokens import (
+    MAX_TOKEN_TTL,
+    MIN_MINT_INTERVAL,
+    load_signing_key,
+    mint_provider_token,
+    provider_tokens,
+)
+from django_push.backends.base import REQUIRED
+from django_push.backends.http import HTTPBackend, retry_after_seconds
+from django_push.backends.payload import apns_limit, apns_payload, dumps, effective_push_type
+from django_push.backends.priorities import for_priority
+from django_push.exceptions import (
+    InvalidTarget,
+    MessageRejected,
+    PayloadTooLarge,
+    PushAuthError,
+    PushConfigurationError,
+)
+from django_push.message import APNS_PUSH_TYPES, PushMessage, Target
+from django_push.results import DeliveryStatus, SendResult
 
-PAYLOAD_LIMIT = 4096
-VOIP_PAYLOAD_LIMIT = 5120
 COLLAPSE_ID_LIMIT = 64
-MIN_MINT_INTERVAL = 20 * 60  # Apple: at most one new provider token per 20 minutes
-MAX_TOKEN_TTL = 55 * 60  # Apple refuses tokens older than an hour; keep a margin
-REFUSAL_REMINT_INTERVAL = 60  # a token minted after a refusal is not replaced again sooner
 DEVICE_TOKEN_RE = re.compile(r"^[0-9A-Fa-f]{8,512}$")
 
 # apns-topic is the bundle id plus the suffix each push type requires.
@@ -73,160 +79,6 @@ AUTH_HINTS = {
 INVALID_TOKEN_REASONS = frozenset(
     {"BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered", "ExpiredToken"}
 )
-
-
-class APNsMessageError(PushError):
-    """The message cannot be sent as built (e.g. a collapse id over 64 bytes): REJECTED, not sent."""
-
-    def __init__(self, error_code: str, message: str) -> None:
-        super().__init__(message)
-        self.error_code = error_code
-
-
-# -- provider tokens -------------------------------------------------------------------------------
-def load_signing_key(pem: str | bytes) -> ec.EllipticCurvePrivateKey:
-    """The P-256 private key of an APNs auth key (.p8, PEM); ValueError says what is wrong."""
-    data = pem.encode() if isinstance(pem, str) else pem
-    if b"-----BEGIN" not in data:
-        raise ValueError("the key is not PEM: paste the whole .p8 file, including its BEGIN/END lines")
-    key = serialization.load_pem_private_key(data.strip(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise ValueError("the key is not an EC P-256 key (an APNs .p8 auth key is)")
-    return key
-
-
-def mint_provider_token(team_id: str, key_id: str, key: ec.EllipticCurvePrivateKey, now: float) -> str:
-    """A signed provider JWT (ES256; header kid; claims iss and iat), as Apple specifies."""
-    return jwt.encode({"iss": team_id, "iat": int(now)}, key, algorithm="ES256", headers={"kid": key_id})
-
-
-@dataclass(slots=True)
-class _CachedToken:
-    token: str
-    minted: float
-    after_refusal: bool = False
-    stale: bool = False
-
-
-class _ProviderTokens:
-    """Process-wide cache of APNs provider JWTs, one per (team id, key id), shared by every backend."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tokens: dict[tuple[str, str], _CachedToken] = {}
-        self.mints = 0
-
-    def get(
-        self,
-        team_id: str,
-        key_id: str,
-        key: ec.EllipticCurvePrivateKey,
-        *,
-        ttl: float,
-        now: float,
-        refused: str | None = None,
-    ) -> str:
-        """The current token. A new one is minted only when ours is older than ``ttl`` (and never
-        within 20 minutes of the last mint), or when APNs refused exactly the cached one as expired."""
-        with self._lock:
-            cached = self._tokens.get((team_id, key_id))
-            if cached is not None:
-                age = now - cached.minted
-                if refused is None:
-                    if age < MIN_MINT_INTERVAL or (age < ttl and not cached.stale):
-                        return cached.token
-                elif cached.token != refused:
-                    return cached.token  # another stream already replaced the refused token
-                elif cached.after_refusal and age < REFUSAL_REMINT_INTERVAL:
-                    return cached.token  # refused again at once: a clock problem, not an old token
-            token = mint_provider_token(team_id, key_id, key, now)
-            self._tokens[(team_id, key_id)] = _CachedToken(token, now, after_refusal=refused is not None)
-            self.mints += 1
-            return token
-
-    def invalidate(self) -> None:
-        """Replace every token at its next use, as soon as Apple's 20-minute limit allows."""
-        with self._lock:
-            for cached in self._tokens.values():
-                cached.stale = True
-
-    def clear(self) -> None:
-        """Forget every token (tests; a new process starts like this)."""
-        with self._lock:
-            self._tokens.clear()
-
-
-provider_tokens = _ProviderTokens()
-
-
-def jwt_mint_count() -> int:
-    """How many provider tokens this process has minted (for tests and monitoring)."""
-    return provider_tokens.mints
-
-
-# -- payload ---------------------------------------------------------------------------------------
-def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``extra`` into ``base`` recursively (``None`` deletes a key); returns ``base``."""
-    for key, value in extra.items():
-        if value is None:
-            base.pop(key, None)
-        elif isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_merge(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
-def effective_push_type(message: PushMessage) -> str:
-    """The apns-push-type: "background" for a content-only message sent as the default "alert"."""
-    push_type = message.push_type or "alert"
-    return "background" if push_type == "alert" and message.is_background else push_type
-
-
-def apns_alert(message: PushMessage) -> dict[str, Any]:
-    pairs = (
-        ("title", message.title),
-        ("body", message.body),
-        ("title-loc-key", message.title_loc_key),
-        ("title-loc-args", message.title_loc_args if message.title_loc_key else None),
-        ("loc-key", message.loc_key),
-        ("loc-args", message.loc_args if message.loc_key else None),
-    )
-    return {key: value for key, value in pairs if value}
-
-
-def build_aps(message: PushMessage, *, alert: bool = True) -> dict[str, Any]:
-    """The ``aps`` dictionary (shared with FCM's ``apns.payload``)."""
-    if effective_push_type(message) == "background":
-        return {"content-available": 1}
-    aps: dict[str, Any] = {}
-    alert_dict = apns_alert(message) if alert else {}
-    if alert_dict:
-        aps["alert"] = alert_dict
-    if message.badge is not None:
-        aps["badge"] = message.badge
-    if isinstance(message.sound, dict):
-        aps["sound"] = message.sound
-    elif message.sound:
-        aps["sound"] = (
-            {"critical": 1, "name": message.sound, "volume": 1.0}
-            if message.priority == "critical"
-            else message.sound
-        )
-    if message.thread_id:
-        aps["thread-id"] = message.thread_id
-    if message.category:
-        aps["category"] = message.category
-    if message.mutable_content:
-        aps["mutable-content"] = 1
-    if message.content_available:
-        aps["content-available"] = 1
-    level = message.interruption_level or for_priority(message.priority).apns_interruption_level
-    if level != DEFAULT_INTERRUPTION_LEVEL:
-        aps["interruption-level"] = level
-    if message.relevance_score is not None:
-        aps["relevance-score"] = message.relevance_score
-    return aps
 
 
 class APNsBackend(HTTPBackend):
@@ -341,14 +193,6 @@ class APNsBackend(HTTPBackend):
                 self.provider_token()
 
     # -- requests ------------------------------------------------------------------------------------
-    def payload(self, message: PushMessage) -> dict[str, Any]:
-        """The JSON payload: ``aps``, custom data beside it, then ``overrides["apns"]`` deep-merged."""
-        payload: dict[str, Any] = {"aps": build_aps(message)}
-        payload.update((k, v) for k, v in message.data.items() if k != "aps")
-        if message.url and "url" not in payload:
-            payload["url"] = message.url
-        return deep_merge(payload, message.overrides.get("apns", {}))
-
     def encode(self, message: PushMessage) -> tuple[bytes, dict[str, str]]:
         """The body and target-independent headers of ``message`` (cached while a batch runs)."""
         cached = self._encoded
@@ -356,11 +200,12 @@ class APNsBackend(HTTPBackend):
             return cached[1], cached[2]
         push_type = effective_push_type(message)
         if push_type not in APNS_PUSH_TYPES:
-            raise APNsMessageError(
-                "invalid_push_type", f"push_type {push_type!r} is not one of {', '.join(APNS_PUSH_TYPES)}"
+            raise MessageRejected(
+                f"push_type {push_type!r} is not one of {', '.join(APNS_PUSH_TYPES)}",
+                error_code="invalid_push_type",
             )
-        body = json.dumps(self.payload(message), separators=(",", ":"), ensure_ascii=False).encode()
-        limit = VOIP_PAYLOAD_LIMIT if push_type == "voip" else PAYLOAD_LIMIT
+        body = dumps(apns_payload(message))
+        limit = apns_limit(push_type)
         if len(body) > limit:
             raise PayloadTooLarge(len(body), limit, "APNs")
         topic = self.options["topic"]
@@ -377,9 +222,9 @@ class APNsBackend(HTTPBackend):
         if message.collapse_key:
             size = len(message.collapse_key.encode())
             if size > COLLAPSE_ID_LIMIT:
-                raise APNsMessageError(
-                    "collapse_id_too_long",
+                raise MessageRejected(
                     f"APNs collapse id is {size} bytes, over the limit of {COLLAPSE_ID_LIMIT} bytes",
+                    error_code="collapse_id_too_long",
                 )
             headers["apns-collapse-id"] = message.collapse_key
         self._encoded = (message, body, headers)
@@ -389,38 +234,31 @@ class APNsBackend(HTTPBackend):
         if not DEVICE_TOKEN_RE.match(target.address):
             raise InvalidTarget("an APNs device token is 8-512 hexadecimal characters")
         body, headers = self.encode(message)
-        headers = dict(headers)
-        if self.token_auth:
-            headers["authorization"] = f"bearer {self.provider_token()}"
         base = self.options["sandbox_url" if target.environment == "sandbox" else "production_url"]
         return httpx.Request(
             "POST", f"{base.rstrip('/')}/3/device/{target.address}", headers=headers, content=body
         )
 
-    async def send_one(self, message: PushMessage, target: Target) -> SendResult:
-        try:
-            request = self.build_request(message, target)
-        except APNsMessageError as exc:
-            return SendResult(DeliveryStatus.REJECTED, error_code=exc.error_code, reason=str(exc))
-        response = await self._exchange(request)
-        try:
-            return self.parse_response(target, response)
-        except PushAuthError as exc:
-            if exc.reason != "ExpiredProviderToken" or not self.token_auth:
-                raise
-            refused = request.headers.get("authorization", "")[len("bearer ") :]
+    def authorize(self, request: httpx.Request) -> SendResult | None:
+        if self.token_auth:
+            request.headers["authorization"] = f"bearer {self.provider_token()}"
+        return None
+
+    async def refresh_credentials(self, error: PushAuthError, request: httpx.Request) -> bool:
+        if error.reason != "ExpiredProviderToken" or not self.token_auth:
+            return False
+        refused = request.headers.get("authorization", "")[len("bearer ") :]
         self.provider_token(refused=refused)  # one new token, whichever stream gets here first
-        response = await self._exchange(self.build_request(message, target))
-        try:
-            return self.parse_response(target, response)
-        except PushAuthError as exc:
-            if exc.reason == "ExpiredProviderToken":
-                raise PushAuthError(
-                    f"APNs refused our credentials: {AUTH_HINTS['ExpiredProviderToken']}",
-                    reason="ExpiredProviderToken",
-                    status_code=403,
-                ) from exc
-            raise
+        return True
+
+    def refused_after_refresh(self, error: PushAuthError) -> PushAuthError:
+        if error.reason == "ExpiredProviderToken":
+            return PushAuthError(
+                f"APNs refused our credentials: {AUTH_HINTS['ExpiredProviderToken']}",
+                reason="ExpiredProviderToken",
+                status_code=403,
+            )
+        return error
 
     # -- answers -------------------------------------------------------------------------------------
     def parse_response(self, target: Target, response: httpx.Response) -> SendResult:

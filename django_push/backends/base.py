@@ -2,9 +2,10 @@
 
 Subclasses declare their options in ``default_options`` (``REQUIRED`` for those without a default)
 and implement :meth:`BaseBackend.send_one`; HTTP backends implement the pure hooks of
-:class:`HTTPBackend` instead. The base class guarantees exactly one :class:`SendResult` per target,
-in order; turns per-target exceptions into results; bounds concurrency; and offers a sync façade
-over the async core. Backends never touch the database.
+:class:`~django_push.backends.http.HTTPBackend` instead. The base class guarantees exactly one
+:class:`SendResult` per target, in order; turns per-target exceptions into results in one place
+(:func:`result_for_exception`); bounds concurrency; and offers a sync façade over the async core.
+Backends never touch the database.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-import httpx
-
-from ..exceptions import InvalidTarget, PayloadTooLarge, PushAuthError, PushConfigurationError
-from ..message import PushMessage, Target
-from ..results import DeliveryStatus, SendResult
-from . import loop
-from .transport_errors import result_for_exception
+from django_push.conf import PLATFORMS
+from django_push.exceptions import MessageRejected, PushAuthError, PushConfigurationError
+from django_push.message import PushMessage, Target
+from django_push.results import AUTH_ERROR_CODE, DeliveryStatus, SendResult
+from django_push.transport import loop
+from django_push.transport.errors import classify
 
 logger = logging.getLogger("django_push.backends")
 
@@ -33,18 +33,47 @@ class _Required:
 REQUIRED: Any = _Required()
 
 COMMON_OPTIONS: dict[str, Any] = {"max_concurrency": 1000}
-# error_code of results failed because the service refused *our* credentials: not the device's fault.
-AUTH_ERROR_CODE = "auth"
+
+
+def result_for_exception(exc: BaseException) -> SendResult | None:
+    """The result a per-target exception stands for, or None when it is not one we know.
+
+    The one place exceptions become results: a message the service would refuse is REJECTED (never
+    retried); a transport failure is UNAVAILABLE, ambiguous when the request may have been processed.
+    """
+    if isinstance(exc, MessageRejected):
+        return SendResult(DeliveryStatus.REJECTED, error_code=exc.error_code, reason=str(exc)[:500])
+    classified = classify(exc)
+    if classified is None:
+        return None
+    code, ambiguous = classified
+    return SendResult.unavailable(code, f"{type(exc).__name__}: {exc}"[:500], ambiguous=ambiguous)
 
 
 class BaseBackend:
     """Template for every backend. Construction validates options and does no I/O."""
 
-    platform: ClassVar[str] = "*"
+    #: The platform a provider backend serves; "*" for the generic ones (locmem, console, dummy),
+    #: which take theirs from the ``platform`` argument (the handler passes the BACKENDS key).
+    platform: str = "*"
     default_options: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, *, alias: str = "", application: str = "default", **options: Any) -> None:
-        self.alias = alias or self.platform
+    def __init__(
+        self, *, platform: str = "", alias: str = "", application: str = "default", **options: Any
+    ) -> None:
+        served = type(self).platform
+        platform = platform or (served if served != "*" else alias)
+        if platform not in PLATFORMS:
+            raise PushConfigurationError(
+                f"{type(self).__qualname__} needs a platform ({', '.join(PLATFORMS)}); got {platform!r}"
+            )
+        if served not in ("*", platform):
+            raise PushConfigurationError(
+                f'DJANGO_PUSH["BACKENDS"]["{alias or platform}"]: {type(self).__qualname__} sends to '
+                f"{served}, not {platform}"
+            )
+        self.platform = platform
+        self.alias = alias or platform
         self.application = application
         self.options = self.check_options(options, setting_path=self.setting_path)
         self._semaphores: dict[int, asyncio.Semaphore] = {}
@@ -159,9 +188,6 @@ class BaseBackend:
                     return await self.send_one(message, target)
                 except PushAuthError as exc:
                     return exc
-                except (PayloadTooLarge, InvalidTarget) as exc:
-                    code = "payload_too_large" if isinstance(exc, PayloadTooLarge) else "invalid_target"
-                    return SendResult(DeliveryStatus.REJECTED, error_code=code, reason=str(exc))
                 except Exception as exc:
                     mapped = result_for_exception(exc)
                     if mapped is None:
@@ -204,101 +230,10 @@ class BaseBackend:
         """Hook run once per batch before any target (e.g. refresh credentials)."""
 
     async def send_one(self, message: PushMessage, target: Target) -> SendResult:
+        """One push to one target. May raise MessageRejected, PushAuthError or transport errors."""
         raise NotImplementedError
 
-
-class HTTPBackend(BaseBackend):
-    """A backend that speaks HTTP: build one request per target, interpret one response.
-
-    The ``transport`` option is the seam for tests and proxies (``httpx.MockTransport``, a respx
-    router's transport, or any ``httpx.AsyncBaseTransport``). By default requests go through the lean
-    HTTP/2 transport of :mod:`django_push.backends.h2transport`, or httpx's own for services that
-    do not speak HTTP/2.
-    """
-
-    default_options: ClassVar[dict[str, Any]] = {
-        "transport": None,
-        "connect_timeout": 10.0,
-        "read_timeout": 30.0,
-        "http2": True,
-        "max_connections": 4,
-        # True, False, or a CA bundle path (the local fake service's self-signed certificate).
-        "verify": True,
-    }
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._transport: httpx.AsyncBaseTransport | None = None
-
-    @property
-    def transport(self) -> httpx.AsyncBaseTransport:
-        if self._transport is None:
-            self._transport = self.options["transport"] or self.create_transport()
-        return self._transport
-
-    def create_transport(self) -> httpx.AsyncBaseTransport:
-        timeout = httpx.Timeout(self.options["read_timeout"], connect=self.options["connect_timeout"])
-        if self.options["http2"]:
-            try:
-                from .h2transport import H2Transport
-            except ImportError:  # pragma: no cover - the lean transport ships with the package
-                pass
-            else:
-                return H2Transport(
-                    timeout=timeout,
-                    max_connections=int(self.options["max_connections"]),
-                    ssl_context=self.ssl_context(),
-                    verify=self.options["verify"],
-                )
-        return httpx.AsyncHTTPTransport(
-            http2=bool(self.options["http2"]), verify=self.ssl_context() or self.options["verify"]
-        )
-
-    def ssl_context(self) -> Any:
-        """An ``ssl.SSLContext`` for mTLS backends (APNs certificates); None for the default."""
-        return None
-
-    async def aclose(self) -> None:
-        # A transport given in OPTIONS belongs to the caller; one we created is ours to close.
-        if self._transport is not None and self.options["transport"] is None:
-            await self._transport.aclose()
-            self._transport = None
-        await super().aclose()
-
-    async def send_one(self, message: PushMessage, target: Target) -> SendResult:
-        return self.parse_response(target, await self._exchange(self.build_request(message, target)))
-
-    async def _exchange(self, request: httpx.Request) -> httpx.Response:
-        """Send one request through the transport and read its (small) body."""
-        response = await self.transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
-
-    def build_request(self, message: PushMessage, target: Target) -> httpx.Request:
-        """Pure: the request for one target. May raise PayloadTooLarge or InvalidTarget."""
-        raise NotImplementedError
-
-    def parse_response(self, target: Target, response: httpx.Response) -> SendResult:
-        """Pure: the normalized result of one response. May raise PushAuthError."""
-        raise NotImplementedError
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """A response's Retry-After (seconds or an HTTP date) in seconds, or None."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        from datetime import datetime, timezone
-        from email.utils import parsedate_to_datetime
-
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return None
+    def check_credentials(self, *, fetch_token: bool = False) -> str:
+        """Check this backend's credentials without sending; a one-line summary, or raise
+        PushError/ImproperlyConfigured saying what is wrong (``manage.py checkpushcredentials``)."""
+        return f"{type(self).__name__} uses no credentials (nothing to check)"

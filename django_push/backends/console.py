@@ -8,9 +8,9 @@ import threading
 import uuid
 from typing import Any, ClassVar
 
-from ..message import PushMessage, Target
-from ..results import SendResult
-from .base import BaseBackend
+from django_push.backends.base import BaseBackend
+from django_push.message import PushMessage, Target
+from django_push.results import SendResult
 
 _write_lock = threading.Lock()
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..message import PushMessage, Target
-from ..results import SendResult
-from .base import BaseBackend
+from django_push.backends.base import BaseBackend
+from django_push.message import PushMessage, Target
+from django_push.results import SendResult
 
 
 class DummyBackend(BaseBackend):

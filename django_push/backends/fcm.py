@@ -19,15 +19,20 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ..exceptions import InvalidTarget, PayloadTooLarge, PushAuthError, PushConfigurationError
-from ..message import PushMessage, Target
-from ..priorities import fcm_android_priority, for_priority
-from ..results import DeliveryStatus, SendResult
-from .apns import apns_alert, build_aps, deep_merge, effective_push_type
-from .base import REQUIRED, HTTPBackend, retry_after_seconds
+from django_push.backends.base import REQUIRED
+from django_push.backends.http import HTTPBackend, retry_after_seconds
+from django_push.backends.payload import FCM_PAYLOAD_LIMIT, dumps, fcm_message
+from django_push.exceptions import (
+    InvalidTarget,
+    MessageRejected,
+    PayloadTooLarge,
+    PushAuthError,
+    PushConfigurationError,
+)
+from django_push.message import PushMessage, Target
+from django_push.results import DeliveryStatus, SendResult
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
-PAYLOAD_LIMIT = 4096
 REFRESH_MARGIN = 300  # refresh a token that expires within 5 minutes
 TOPIC_RE = re.compile(r"^[a-zA-Z0-9\-_.~%]{1,900}$")
 INVALID_TOKEN_CODES = frozenset({"UNREGISTERED", "SENDER_ID_MISMATCH"})
@@ -71,14 +76,6 @@ class _AuthResponse:
         self.status = response.status_code
         self.headers = response.headers
         self.data = response.content
-
-
-def _string_data(data: dict[str, Any]) -> dict[str, str]:
-    """FCM data values must be strings: keep strings, JSON-encode everything else."""
-    return {
-        str(k): v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-        for k, v in data.items()
-    }
 
 
 class FCMBackend(HTTPBackend):
@@ -210,67 +207,8 @@ class FCMBackend(HTTPBackend):
 
     # -- requests ------------------------------------------------------------------------------------
     def message_body(self, message: PushMessage) -> dict[str, Any]:
-        """The ``message`` object without its target, ``overrides["fcm"]`` deep-merged last."""
-        prio = for_priority(message.priority)
-        push_type = effective_push_type(message)
-        background = push_type == "background"
-        body: dict[str, Any] = {}
-        notification = {
-            k: v for k, v in (("title", message.title), ("body", message.body), ("image", message.image)) if v
-        }
-        if notification and not background:
-            body["notification"] = notification
-        if message.data:
-            body["data"] = _string_data(message.data)
-        android: dict[str, Any] = {"priority": fcm_android_priority(message.priority, background)}
-        if message.ttl is not None:
-            android["ttl"] = f"{message.ttl}s"
-        if message.collapse_key:
-            android["collapse_key"] = message.collapse_key
-        sound = message.sound.get("name") if isinstance(message.sound, dict) else message.sound
-        android_notification = {
-            k: v
-            for k, v in (
-                ("channel_id", message.channel_id),
-                ("title_loc_key", message.title_loc_key),
-                ("title_loc_args", message.title_loc_args if message.title_loc_key else None),
-                ("body_loc_key", message.loc_key),
-                ("body_loc_args", message.loc_args if message.loc_key else None),
-                ("icon", message.icon),
-                ("sound", sound),
-                ("tag", message.collapse_key),
-            )
-            if v
-        }
-        if android_notification and not background:
-            android["notification"] = android_notification
-        body["android"] = android
-        apns_headers = {
-            "apns-priority": "5" if background else str(prio.apns_priority),
-            "apns-push-type": push_type,
-        }
-        if message.ttl is not None:
-            apns_headers["apns-expiration"] = (
-                "0" if message.ttl == 0 else str(int(self.clock()) + message.ttl)
-            )
-        if message.collapse_key:
-            apns_headers["apns-collapse-id"] = message.collapse_key
-        aps = build_aps(message, alert=False)
-        if not background and (message.title_loc_key or message.loc_key):
-            aps["alert"] = apns_alert(message)  # FCM's notification has no loc keys for iOS
-        body["apns"] = {"headers": apns_headers, **({"payload": {"aps": aps}} if aps else {})}
-        webpush: dict[str, Any] = {"headers": {"Urgency": prio.webpush_urgency}}
-        if message.ttl is not None:
-            webpush["headers"]["TTL"] = str(message.ttl)
-        if message.icon and not background:
-            webpush["notification"] = {"icon": message.icon}
-        if message.url.startswith("https://"):  # FCM refuses any other link
-            webpush["fcm_options"] = {"link": message.url}
-        body["webpush"] = webpush
-        deep_merge(body, message.overrides.get("fcm", {}))
-        for key in ("token", "topic", "condition"):
-            body.pop(key, None)
-        return body
+        """The ``message`` object without its target (:func:`~django_push.backends.payload.fcm_message`)."""
+        return fcm_message(message, self.clock())
 
     def encode(self, message: PushMessage) -> bytes:
         """The message object's members as JSON, without braces (cached while a batch runs).
@@ -282,9 +220,9 @@ class FCMBackend(HTTPBackend):
         cached = self._encoded
         if cached is not None and cached[0] is message:
             return cached[1]
-        inner = json.dumps(self.message_body(message), separators=(",", ":"), ensure_ascii=False).encode()
-        if len(inner) > PAYLOAD_LIMIT:
-            raise PayloadTooLarge(len(inner), PAYLOAD_LIMIT, "FCM")
+        inner = dumps(self.message_body(message))
+        if len(inner) > FCM_PAYLOAD_LIMIT:
+            raise PayloadTooLarge(len(inner), FCM_PAYLOAD_LIMIT, "FCM")
         members = inner[1:-1]
         self._encoded = (message, members)
         return members
@@ -296,10 +234,7 @@ class FCMBackend(HTTPBackend):
             json.dumps(value).encode(),
             b"," + members if members else b"",
         )
-        headers = {
-            "authorization": f"Bearer {self._token}",
-            "content-type": "application/json; charset=UTF-8",
-        }
+        headers = {"content-type": "application/json; charset=UTF-8"}
         return httpx.Request("POST", self.url, headers=headers, content=content)
 
     def build_request(self, message: PushMessage, target: Target) -> httpx.Request:
@@ -322,38 +257,34 @@ class FCMBackend(HTTPBackend):
             raise InvalidTarget("an FCM condition cannot be empty")
         return self._request(message, "condition", str(condition))
 
-    async def _send(self, request_for: Any, target: Target) -> SendResult:
-        if not self._usable_token():
+    def authorize(self, request: httpx.Request) -> SendResult | None:
+        token = self._usable_token()
+        if not token:
             return self._no_token()
-        request = request_for()
-        response = await self._exchange(request)
-        try:
-            return self.parse_response(target, response)
-        except PushAuthError as exc:
-            if exc.status_code == 401 and self._token == request.headers["authorization"][7:]:
-                self._token = ""  # revoked or expired early: the next batch fetches a new one
-            raise
+        request.headers["authorization"] = f"Bearer {token}"
+        return None
 
-    async def send_one(self, message: PushMessage, target: Target) -> SendResult:
-        return await self._send(lambda: self.build_request(message, target), target)
+    async def refresh_credentials(self, error: PushAuthError, request: httpx.Request) -> bool:
+        if error.status_code == 401 and self._token == request.headers.get("authorization", "")[7:]:
+            self._token = ""  # revoked or expired early: the next batch fetches a new one
+        return False
 
     async def send_to_topic(
         self, message: PushMessage, *, topic: str | None = None, condition: str | None = None
     ) -> SendResult:
         """Send to an FCM topic or condition. FCM fans the message out itself, so there is one
         result (SENT with FCM's message name, or why not) and no per-device outcome. Sync callers:
-        ``django_push.backends.loop.run(backend.send_to_topic(message, topic="news"))``."""
+        ``django_push.transport.loop.run(backend.send_to_topic(message, topic="news"))``."""
         if not self.opened:
             await self.aopen()
         await self.prepare(message)
         label = f"/topics/{topic}" if topic is not None else str(condition)
         try:
-            return await self._send(
+            return await self.exchange(
                 lambda: self.build_topic_request(message, topic=topic, condition=condition), Target(label)
             )
-        except (PayloadTooLarge, InvalidTarget) as exc:
-            code = "payload_too_large" if isinstance(exc, PayloadTooLarge) else "invalid_target"
-            return SendResult(DeliveryStatus.REJECTED, error_code=code, reason=str(exc))
+        except MessageRejected as exc:
+            return SendResult(DeliveryStatus.REJECTED, error_code=exc.error_code, reason=str(exc))
 
     # -- answers -------------------------------------------------------------------------------------
     def parse_response(self, target: Target, response: httpx.Response) -> SendResult:

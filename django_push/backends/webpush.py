@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 import threading
 import time
@@ -21,17 +20,16 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..conf import push_settings
-from ..exceptions import InvalidTarget, PayloadTooLarge, PushAuthError, PushConfigurationError
-from ..message import PushMessage, Target
-from ..priorities import for_priority
-from ..results import DeliveryStatus, SendResult
-from ..webpush_endpoints import AllowedHost, origin, parse_allowed_hosts, validate_endpoint
-from .apns import deep_merge
-from .base import REQUIRED, HTTPBackend, retry_after_seconds
+from django_push.backends.base import REQUIRED
+from django_push.backends.http import HTTPBackend, retry_after_seconds
+from django_push.backends.payload import WEBPUSH_PLAINTEXT_LIMIT, dumps, webpush_payload
+from django_push.backends.priorities import for_priority
+from django_push.backends.webpush_endpoints import AllowedHost, origin, parse_allowed_hosts, validate_endpoint
+from django_push.conf import push_settings
+from django_push.exceptions import InvalidTarget, PayloadTooLarge, PushAuthError, PushConfigurationError
+from django_push.message import PushMessage, Target
+from django_push.results import DeliveryStatus, SendResult
 
-# 4096-byte record - 86-byte aes128gcm header - 16-byte tag - 1 padding delimiter (RFC 8291 §4).
-PLAINTEXT_LIMIT = 3993
 MAX_VAPID_EXPIRATION = 24 * 3600
 VAPID_RENEW_MARGIN = 3600  # a cached VAPID header with less than an hour left is replaced
 TOPIC_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -179,18 +177,9 @@ class WebPushBackend(HTTPBackend):
         cached = self._plaintext
         if cached is not None and cached[0] is message:
             return cached[1]
-        payload: dict[str, Any] = {"title": message.title, "body": message.body}
-        for key in ("icon", "image", "url"):
-            if getattr(message, key):
-                payload[key] = getattr(message, key)
-        if message.collapse_key:
-            payload["tag"] = message.collapse_key
-        if message.data:
-            payload["data"] = message.data
-        deep_merge(payload, message.overrides.get("webpush", {}))
-        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        if len(data) > PLAINTEXT_LIMIT:
-            raise PayloadTooLarge(len(data), PLAINTEXT_LIMIT, "Web Push")
+        data = dumps(webpush_payload(message))
+        if len(data) > WEBPUSH_PLAINTEXT_LIMIT:
+            raise PayloadTooLarge(len(data), WEBPUSH_PLAINTEXT_LIMIT, "Web Push")
         self._plaintext = (message, data)
         return data
 
@@ -215,11 +204,14 @@ class WebPushBackend(HTTPBackend):
             "urgency": for_priority(message.priority).webpush_urgency,
             "content-encoding": "aes128gcm",
             "content-type": "application/octet-stream",
-            "authorization": self.vapid_header(origin(endpoint)),
         }
         if message.collapse_key:
             headers["topic"] = push_topic(message.collapse_key)
         return httpx.Request("POST", endpoint, headers=headers, content=body)
+
+    def authorize(self, request: httpx.Request) -> SendResult | None:
+        request.headers["authorization"] = self.vapid_header(origin(str(request.url)))
+        return None
 
     # -- answers -------------------------------------------------------------------------------------
     def parse_response(self, target: Target, response: httpx.Response) -> SendResult:

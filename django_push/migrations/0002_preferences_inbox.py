@@ -7,7 +7,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import django_push.preference_models
+import django_push.models.preferences
 
 
 class Migration(migrations.Migration):
@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
                         blank=True,
                         help_text="IANA name; empty: each device's own time zone (else the site's).",
                         max_length=64,
-                        validators=[django_push.preference_models.validate_time_zone],
+                        validators=[django_push.models.preferences.validate_time_zone],
                         verbose_name="time zone",
                     ),
                 ),

@@ -8,7 +8,7 @@ class DemoConfig(AppConfig):
 
     def ready(self) -> None:
         # Explicit registration: the demo's rules (a comment notifies the post's author, push + inbox).
-        from django_push import events
+        from django_push.compose import events
 
         from . import rules
 

@@ -6,7 +6,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from django_push.events import Rule
+from django_push.compose.events import Rule
 
 new_comment = Rule(
     model="demo.Comment",

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
-from rest_framework.test import APIClient
 
 from django_push.api.throttling import RegistrationThrottle
-
-from ..factories import UserFactory
 
 # Needs PostgreSQL (real row locks and a concurrent unique index): only with the services suite.
 collect_ignore: list[str] = []
@@ -44,42 +40,3 @@ def _fresh_throttle_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     the services suite, where other tests may be using it)."""
     # LocMemCache shares storage by name, so each test gets a name of its own.
     monkeypatch.setattr(RegistrationThrottle, "cache", LocMemCache(f"django-push-api-{uuid.uuid4()}", {}))
-
-
-@pytest.fixture
-def push_conf(settings: Any) -> Callable[..., None]:
-    """``push_conf(API_THROTTLE_RATE="1/min")``: change DJANGO_PUSH settings for one test."""
-
-    def set_(**values: Any) -> None:
-        settings.DJANGO_PUSH = {**settings.DJANGO_PUSH, **values}
-
-    return set_
-
-
-@pytest.fixture
-def user(db: None) -> Any:
-    return UserFactory()
-
-
-@pytest.fixture
-def other_user(db: None) -> Any:
-    return UserFactory()
-
-
-@pytest.fixture
-def api(user: Any) -> APIClient:
-    c = APIClient()
-    c.force_authenticate(user)
-    return c
-
-
-@pytest.fixture
-def other_api(other_user: Any) -> APIClient:
-    c = APIClient()
-    c.force_authenticate(other_user)
-    return c
-
-
-@pytest.fixture
-def anon(db: None) -> APIClient:
-    return APIClient()

@@ -45,8 +45,8 @@ OPERATIONS = {
     ("webpush/resubscribe/", "post"),
     ("webpush/vapid-public-key/", "get"),
 }
-# The inbox and notification preferences share the API's URLs (tests/events/test_schema.py covers them).
-from tests.events.test_schema import OPERATIONS as INBOX_OPERATIONS  # noqa: E402
+# The inbox and notification preferences share the API's URLs (tests/compose/test_schema.py covers them).
+from tests.compose.test_schema import OPERATIONS as INBOX_OPERATIONS  # noqa: E402
 
 OPERATIONS |= INBOX_OPERATIONS
 BODILESS_POSTS = {("inbox/{public_id}/read/", "post"), ("inbox/read-all/", "post")}

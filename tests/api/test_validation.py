@@ -125,7 +125,7 @@ REGISTRATION_ERRORS = [
 ]
 
 
-# Endpoint rules belong to django_push.webpush_endpoints; these check the API relays its verdict as a
+# Endpoint rules belong to django_push.backends.webpush_endpoints; these check the API relays its verdict as a
 # field error, matching on the part of each message that names the rule.
 ENDPOINT_ERRORS = [
     ("http://fcm.googleapis.com/x", "must use https"),

@@ -184,14 +184,34 @@ def test_resubscribe_moves_the_device_keeping_owner_and_topics(anon, user):
 
 
 def test_resubscribe_merges_into_an_already_registered_new_endpoint(anon, user):
+    """The page registered the new subscription before the service worker moved the old one: the
+    new row holds the new keys' auth secret, which proves it is this browser's own."""
     old = WebPushDeviceFactory(owner=user, address=ENDPOINT, auth=AUTH)
-    new = WebPushDeviceFactory(owner=user, address=NEW_ENDPOINT, auth="IiIiIiIiIiIiIiIiIiIiIg")
+    new = WebPushDeviceFactory(owner=user, address=NEW_ENDPOINT, auth=NEW_AUTH, p256dh="stale")
     response = anon.post(RESUBSCRIBE, _rotation(), format="json")
     assert response.status_code == 200
     assert response.json()["id"] == str(new.public_id)
     assert not Device.objects.filter(pk=old.pk).exists()
     new.refresh_from_db()
-    assert new.auth == NEW_AUTH
+    assert new.auth == NEW_AUTH and new.p256dh == P256DH
+
+
+def test_resubscribe_cannot_take_over_another_users_subscription(anon, user, django_user_model):
+    """The attack: move my own subscription onto the victim's endpoint with my keys. Without the
+    victim's auth secret the move is refused and neither row changes (it used to delete my device,
+    overwrite the victim's keys with mine and answer with the victim's device id)."""
+    victim_user = django_user_model.objects.create_user("victim")
+    victim = WebPushDeviceFactory(owner=victim_user, address=NEW_ENDPOINT, auth="IiIiIiIiIiIiIiIiIiIiIg")
+    mine = WebPushDeviceFactory(owner=user, address=ENDPOINT, auth=AUTH)
+    before = {d.pk: (d.address, d.p256dh, d.auth, d.owner_id, d.active) for d in (victim, mine)}
+    response = anon.post(RESUBSCRIBE, _rotation(), format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "subscription": {"keys": {"auth": ["This endpoint is registered with another auth secret."]}}
+    }
+    assert str(victim.public_id) not in response.content.decode()
+    after = {d.pk: (d.address, d.p256dh, d.auth, d.owner_id, d.active) for d in Device.objects.all()}
+    assert after == before
 
 
 def test_resubscribe_needs_the_old_auth_secret(anon, user):

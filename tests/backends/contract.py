@@ -47,7 +47,7 @@ class BackendContract:
     def test_on_result_reports_each_index_once(self):
         backend = self.make_backend()
         seen: list[int] = []
-        from django_push.backends import loop
+        from django_push.transport import loop
 
         loop.run(
             backend.asend(PushMessage(title="t"), self.make_targets(7), on_result=lambda i, r: seen.append(i))

@@ -14,28 +14,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from django_push.backends.apns import APNsBackend, jwt_mint_count, provider_tokens
-from django_push.backends.loop import run
+from django_push.backends.apns import APNsBackend
+from django_push.backends.apns_tokens import jwt_mint_count, provider_tokens
 from django_push.exceptions import PushAuthError, PushConfigurationError
 from django_push.message import PushMessage, Target
 from django_push.results import DeliveryStatus
+from django_push.transport.loop import run
+
+from .fixtures import KEY_PEM, SIGNING_KEY, ec_key, pem
 
 T0 = 1_700_000_000.0
 TOKEN = "ab" * 32
-
-
-def ec_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def pem(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-
-
-SIGNING_KEY = ec_key()
-KEY_PEM = pem(SIGNING_KEY)
 
 
 _baseline = [0]

@@ -8,16 +8,15 @@ import json
 import httpx
 import pytest
 
-from django_push.backends.apns import APNsBackend, provider_tokens
+from django_push.backends.apns import APNsBackend
+from django_push.backends.apns_tokens import provider_tokens
 from django_push.backends.fcm import FCMBackend
 from django_push.backends.webpush import WebPushBackend
 from django_push.message import PushMessage, Target
 from django_push.results import DeliveryStatus
 
 from .contract import ScriptableContract
-from .test_apns import KEY_PEM
-from .test_fcm import SERVICE_ACCOUNT, OAuth
-from .test_webpush import BROWSER, VAPID_PRIVATE
+from .fixtures import BROWSER, KEY_PEM, SERVICE_ACCOUNT, VAPID_PRIVATE, OAuth
 
 
 class HTTPContract(ScriptableContract):

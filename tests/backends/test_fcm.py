@@ -9,45 +9,16 @@ import urllib.parse
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from django_push.backends.fcm import FCMBackend
 from django_push.exceptions import InvalidTarget, PushAuthError, PushConfigurationError
 from django_push.message import PushMessage, Target
 from django_push.results import DeliveryStatus
 
+from .fixtures import RSA_KEY, SERVICE_ACCOUNT, OAuth
+
 T0 = 1_700_000_000.0
 TOKEN = "fcm-registration-token-1"
-RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-SERVICE_ACCOUNT = {
-    "type": "service_account",
-    "project_id": "demo-project",
-    "private_key_id": "kid-1",
-    "private_key": RSA_KEY.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode(),
-    "client_email": "push@demo-project.iam.gserviceaccount.com",
-    "client_id": "1",
-    "token_uri": "https://oauth2.googleapis.com/token",
-}
-
-
-class OAuth:
-    """A fake Google token endpoint (sync: google-auth refreshes through a sync adapter)."""
-
-    def __init__(self, status: int = 200, body: dict | None = None) -> None:
-        self.requests: list[httpx.Request] = []
-        self.status, self.body = status, body
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if self.status != 200:
-            return httpx.Response(self.status, json=self.body or {})
-        n = len(self.requests)
-        return httpx.Response(
-            200, json={"access_token": f"tok-{n}", "expires_in": 3600, "token_type": "Bearer"}
-        )
 
 
 class Service:
@@ -238,7 +209,7 @@ def test_endpoint_option_formats_the_project_id():
 
 # -- topics and conditions --------------------------------------------------------------------------
 def test_topic_and_condition_sends():
-    from django_push.backends.loop import run
+    from django_push.transport.loop import run
 
     service = Service()
     backend = make_backend(service)

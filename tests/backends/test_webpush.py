@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
-import os
 
-import http_ece
 import httpx
 import jwt
 import pytest
@@ -23,38 +20,7 @@ T0 = 1_700_000_000.0
 HOST = "updates.push.services.mozilla.com"
 ENDPOINT = f"https://{HOST}/wpush/v2/gAAAAABk"
 
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def public_point(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-
-
-class Browser:
-    """A subscription's key pair and auth secret, as a browser creates them."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.auth = os.urandom(16)
-        self.p256dh = b64(public_point(self.key))
-        self.auth_b64 = b64(self.auth)
-
-    def target(self, endpoint: str = ENDPOINT) -> Target:
-        return Target(endpoint, p256dh=self.p256dh, auth=self.auth_b64)
-
-    def decrypt(self, body: bytes) -> dict:
-        plaintext = http_ece.decrypt(body, private_key=self.key, auth_secret=self.auth, version="aes128gcm")
-        return json.loads(plaintext)
-
-
-VAPID_KEY = ec.generate_private_key(ec.SECP256R1())
-VAPID_PRIVATE = b64(VAPID_KEY.private_numbers().private_value.to_bytes(32, "big"))
-VAPID_PUBLIC = b64(public_point(VAPID_KEY))
-BROWSER = Browser()
+from .fixtures import BROWSER, VAPID_KEY, VAPID_PRIVATE, VAPID_PUBLIC, b64  # noqa: E402
 
 
 class Service:

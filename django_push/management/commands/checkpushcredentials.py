@@ -15,9 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.module_loading import import_string
 
-from ...conf import push_settings
-from ...exceptions import PushError
-from ...handler import backend_config
+from django_push.conf import push_settings
+from django_push.exceptions import PushError
+from django_push.handler import backend_config
 
 
 class Command(BaseCommand):

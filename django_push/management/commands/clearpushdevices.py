@@ -10,8 +10,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...cleanup import clear_stale_devices, prune_deliveries
-from ...conf import push_settings
+from django_push.conf import push_settings
+from django_push.devices.cleanup import clear_stale_devices, prune_deliveries
 
 
 class Command(BaseCommand):

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.management.base import BaseCommand, CommandParser
 
-from ...backends.webpush import b64url
+from django_push.backends.webpush import b64url
 
 
 def generate_vapid_keys() -> tuple[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ... import dispatch
+from django_push import dispatch
 
 
 class Command(BaseCommand):

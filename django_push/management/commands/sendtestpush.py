@@ -12,9 +12,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ... import dispatch
-from ...message import PushMessage
-from ...models import Delivery, Device
+from django_push import dispatch
+from django_push.message import PushMessage
+from django_push.models import Delivery, Device
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
-from ...schedules import PERIODIC_TASKS, ensure_periodic_tasks
+from django_push.schedules import PERIODIC_TASKS, ensure_periodic_tasks
 
 
 class Command(BaseCommand):

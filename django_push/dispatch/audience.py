@@ -1,0 +1,92 @@
+"""Who receives a notification: an audience spec → active devices, streamed in keyset chunks.
+
+An audience is JSON (it is stored on the Notification), e.g.::
+
+    {"all": true}
+    {"users": [1, 2], "topics": ["news"]}            # union of selectors …
+    {"topics": ["news"], "platforms": ["apns"]}      # … narrowed by platforms/applications/filter
+    {"devices": [10, 11]}
+
+Selectors (``all``, ``users``, ``devices``, ``topics``) are OR-ed; restrictions (``platforms``,
+``applications``, ``locales``, ``filter``: Device field lookups) are AND-ed. No selector → nobody.
+Chunks are keyset-paginated on the primary key, so memory stays flat for any audience size and a
+device registered mid-broadcast is picked up if its id is past the cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.exceptions import FieldError, ValidationError
+from django.db.models import Q, QuerySet
+
+from django_push.conf import PLATFORMS
+from django_push.models import Device
+
+SELECTORS = ("all", "users", "devices", "topics")
+RESTRICTIONS = ("platforms", "applications", "locales", "filter")
+
+
+def validate(audience: dict[str, Any]) -> dict[str, Any]:
+    """Check an audience spec; raises ValidationError saying what is wrong."""
+    if not isinstance(audience, dict):
+        raise ValidationError("The audience must be a JSON object.")
+    unknown = set(audience) - set(SELECTORS) - set(RESTRICTIONS)
+    if unknown:
+        raise ValidationError(f"Unknown audience key(s): {', '.join(sorted(unknown))}.")
+    for key in ("users", "devices"):
+        if key in audience and not all(isinstance(v, int) for v in audience[key]):
+            raise ValidationError(f"audience[{key!r}] must be a list of ids.")
+    for key in ("topics", "applications", "locales"):
+        if key in audience and not all(isinstance(v, str) for v in audience[key]):
+            raise ValidationError(f"audience[{key!r}] must be a list of names.")
+    bad = set(audience.get("platforms", ())) - set(PLATFORMS)
+    if bad:
+        raise ValidationError(f"Unknown platform(s) {', '.join(sorted(bad))}; use {', '.join(PLATFORMS)}.")
+    if "filter" in audience:
+        try:
+            Device.objects.filter(**audience["filter"]).query  # noqa: B018 - builds the lookups
+        except (FieldError, TypeError, ValueError) as exc:
+            raise ValidationError(f"audience['filter'] is not a valid device filter: {exc}") from exc
+    return audience
+
+
+def devices_for(audience: dict[str, Any]) -> QuerySet[Device]:
+    """The active devices an audience names (unordered; may be large)."""
+    selector = Q(pk__in=[])
+    if audience.get("all"):
+        selector = Q()
+    else:
+        if audience.get("users"):
+            selector |= Q(owner_id__in=audience["users"])
+        if audience.get("devices"):
+            selector |= Q(pk__in=audience["devices"])
+        if audience.get("topics"):
+            selector |= Q(
+                pk__in=Device.objects.filter(subscriptions__topic__name__in=audience["topics"]).values("pk")
+            )
+    qs = Device.objects.active().filter(selector)
+    if audience.get("platforms"):
+        qs = qs.filter(platform__in=audience["platforms"])
+    if audience.get("applications"):
+        qs = qs.filter(application__in=audience["applications"])
+    if audience.get("locales"):
+        qs = qs.filter(locale__in=audience["locales"])
+    if audience.get("filter"):
+        qs = qs.filter(**audience["filter"])
+    return qs
+
+
+def id_chunks(audience: dict[str, Any], size: int) -> Iterator[list[int]]:
+    """Device ids in ascending chunks of ``size`` (keyset pagination: WHERE id > last LIMIT size)."""
+    qs = devices_for(audience).order_by("pk")
+    last = 0
+    while True:
+        ids = list(qs.filter(pk__gt=last).values_list("pk", flat=True)[:size])
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+        if len(ids) < size:
+            return

@@ -1,0 +1,252 @@
+"""One chunk of a notification: claim its open deliveries, filter, send, record, schedule retries.
+
+Exactly once: Delivery rows are unique per (notification, device) and a chunk only sends rows it
+claimed (an atomic UPDATE), so a re-run never resends a SENT delivery. A worker that dies after a
+service accepted a push but before its answer was recorded leaves a stale claim: the rerun resends
+it, marking ``ambiguous_retry`` (at-least-once there; see docs/delivery-guarantees.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from django_push.conf import push_settings
+from django_push.dispatch import jobs, recording
+from django_push.dispatch.backoff import backoff
+from django_push.dispatch.filters import Hold, Skip, decide
+from django_push.dispatch.recording import Outcome
+from django_push.exceptions import PushAuthError, PushConfigurationError
+from django_push.handler import backends
+from django_push.message import PushMessage
+from django_push.models import Delivery, Device, Notification, NotificationStatus
+from django_push.results import DeliveryStatus, SendResult
+from django_push.transport import loop
+
+logger = logging.getLogger("django_push.dispatch")
+
+#: The Celery task that runs :func:`process_chunk` on a worker (see django_push.tasks).
+CHUNK_TASK = "django_push.send_chunk"
+OPEN = (DeliveryStatus.PENDING, DeliveryStatus.THROTTLED, DeliveryStatus.UNAVAILABLE)
+FLUSH_INTERVAL = 0.05
+DEVICE_FIELDS = (
+    "id",
+    "platform",
+    "application",
+    "address",
+    "p256dh",
+    "auth",
+    "environment",
+    "active",
+    "registered_at",
+    "locale",
+    "time_zone",
+    "owner_id",
+)
+
+
+def enqueue_chunk(
+    notification_id: int, device_ids: Sequence[int], attempt: int = 1, countdown: float | None = None
+) -> None:
+    """Queue :func:`process_chunk` for these devices (a Celery task, or inline)."""
+    args: tuple[Any, ...] = (
+        (notification_id, list(device_ids)) if attempt == 1 else (notification_id, list(device_ids), attempt)
+    )
+    jobs.enqueue(CHUNK_TASK, process_chunk, *args, countdown=countdown)
+
+
+def process_chunk(notification_id: int, device_ids: Sequence[int], attempt: int = 1) -> None:
+    """Send one chunk: claim its open deliveries, send, record as answers arrive, schedule retries."""
+    notification = Notification.objects.filter(pk=notification_id).first()
+    if notification is None:
+        return
+    now = timezone.now()
+    devices = {d.pk: d for d in Device.objects.filter(pk__in=device_ids).only(*DEVICE_FIELDS)}
+    recording.create_deliveries(notification_id, list(devices), now)
+    missing = len(set(device_ids) - set(devices))
+    if missing and attempt == 1:
+        # Deleted since the audience was resolved: nothing to send, but the count must add up.
+        Notification.objects.filter(pk=notification_id).update(skipped=F("skipped") + missing)
+    rows = _claim(notification_id, list(devices), now)
+    if not rows:
+        maybe_finish(notification_id)
+        return
+    if notification.status == NotificationStatus.CANCELLED:
+        recording.skip(notification, [r[0] for r in rows], "notification cancelled", now)
+        maybe_finish(notification_id)
+        return
+    inactive = [r[0] for r in rows if not devices[r[1]].active]
+    recording.skip(notification, inactive, "device inactive", now)
+    rows = [r for r in rows if devices[r[1]].active]
+    rows, held_until = _apply_filters(notification, rows, devices, now)
+    retry = _send_and_record(notification, rows, devices)
+    if retry:
+        _schedule_retry(notification, [pk for pk, _ in retry], max(ra for _, ra in retry), attempt)
+    if held_until:
+        ids = [pk for pk, _ in held_until]
+        enqueue_chunk(
+            notification_id,
+            ids,
+            countdown=max(0.0, (max(until for _, until in held_until) - timezone.now()).total_seconds()),
+        )
+    maybe_finish(notification_id)
+
+
+def _claim(notification_id: int, device_ids: list[int], now: datetime) -> list[tuple[int, int, int]]:
+    """Atomically take the chunk's open deliveries; returns (delivery id, device id, attempts)."""
+    claim = uuid.uuid4().hex
+    stale = now - timedelta(seconds=push_settings.IN_FLIGHT_TIMEOUT)
+    claimable = Delivery.objects.filter(
+        Q(claim="") | Q(in_flight_since__lt=stale),
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        notification_id=notification_id,
+        device_id__in=device_ids,
+        status__in=OPEN,
+    )
+    # A stale claim means a worker died mid-send: the service may already have the push.
+    claimable.exclude(claim="").update(ambiguous_retry=True)
+    if not claimable.update(claim=claim, in_flight_since=now, next_attempt_at=None):
+        return []
+    return list(
+        Delivery.objects.filter(notification_id=notification_id, claim=claim).values_list(
+            "id", "device_id", "attempts"
+        )
+    )
+
+
+def _apply_filters(
+    notification: Notification, rows: list[tuple[int, int, int]], devices: dict[int, Device], now: datetime
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, datetime]]]:
+    if not rows or not push_settings.DELIVERY_FILTERS:
+        return rows, []
+    decisions = decide(notification, [devices[r[1]] for r in rows])
+    keep, held = [], []
+    skipped: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        decision = decisions.get(row[1])
+        if isinstance(decision, Skip):
+            skipped[decision.reason].append(row[0])
+        elif isinstance(decision, Hold):
+            Delivery.objects.filter(pk=row[0]).update(
+                claim="", in_flight_since=None, next_attempt_at=decision.until, reason=decision.reason
+            )
+            held.append((row[1], decision.until))
+        else:
+            keep.append(row)
+    for reason, ids in skipped.items():
+        recording.skip(notification, ids, reason, now)
+    return keep, held
+
+
+def _render(notification: Notification, devices: Sequence[Device]) -> dict[int, PushMessage]:
+    renderer = push_settings.imported("MESSAGE_RENDERER")
+    if renderer is None:
+        message = notification.to_message()
+        return {d.pk: message for d in devices}
+    return {d.pk: renderer(notification, d) for d in devices}
+
+
+def _send_and_record(
+    notification: Notification, rows: list[tuple[int, int, int]], devices: dict[int, Device]
+) -> list[tuple[int, float]]:
+    """Send every row, recording answers in small batches while the rest are in flight."""
+    if not rows:
+        return []
+    messages = _render(notification, [devices[r[1]] for r in rows])
+    groups: dict[tuple[str, str, int], list[tuple[int, int, int]]] = defaultdict(list)
+    for row in rows:
+        device = devices[row[1]]
+        groups[(device.platform, device.application, id(messages[device.pk]))].append(row)
+
+    answers: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+    jobs_to_run = []
+    retry: list[tuple[int, float]] = []
+    for (platform, application, _), group in groups.items():
+        outcomes = [Outcome(r[0], r[2], devices[r[1]], SendResult(DeliveryStatus.PENDING)) for r in group]
+        try:
+            backend = backends[platform, application]
+        except PushConfigurationError as exc:
+            failed = SendResult(DeliveryStatus.FAILED, error_code="configuration", reason=str(exc))
+            retry += recording.record(notification, [_with(o, failed) for o in outcomes], timezone.now())
+            continue
+        message = messages[group[0][1]]
+        targets = [devices[r[1]].to_target() for r in group]
+
+        def on_result(index: int, result: SendResult, _outcomes: list[Outcome] = outcomes) -> None:
+            answers.put(_with(_outcomes[index], result))
+
+        jobs_to_run.append(backend.asend(message, targets, on_result=on_result))
+
+    if jobs_to_run:
+        future = loop.run_soon(_gather(jobs_to_run))
+        while True:
+            done, _ = concurrent.futures.wait([future], timeout=FLUSH_INTERVAL)
+            retry += recording.record(notification, _drain(answers), timezone.now())
+            if done:
+                break
+        error = future.exception()
+        if error is not None:
+            raise error
+    return retry
+
+
+async def _gather(coros: list[Any]) -> None:
+    results = await asyncio.gather(*coros, return_exceptions=True)
+    for result in results:
+        if isinstance(result, PushAuthError):
+            logger.error("push service refused our credentials: %s", result)
+        elif isinstance(result, BaseException):
+            raise result
+
+
+def _with(outcome: Outcome, result: SendResult) -> Outcome:
+    return Outcome(outcome.delivery_id, outcome.attempts, outcome.device, result)
+
+
+def _drain(answers: queue.SimpleQueue[Outcome]) -> list[Outcome]:
+    batch = []
+    while True:
+        try:
+            batch.append(answers.get_nowait())
+        except queue.Empty:
+            return batch
+
+
+def _schedule_retry(
+    notification: Notification, device_ids: list[int], retry_after: float, attempt: int
+) -> None:
+    """Retry only the retryable devices, after the larger of Retry-After and the backoff."""
+    delay = max(retry_after, backoff(attempt))
+    Delivery.objects.filter(notification=notification, device_id__in=device_ids, status__in=OPEN).update(
+        next_attempt_at=timezone.now() + timedelta(seconds=delay)
+    )
+    enqueue_chunk(notification.pk, device_ids, attempt + 1, countdown=delay)
+
+
+def maybe_finish(notification_id: int) -> None:
+    """Mark done once planned and every targeted delivery has a final outcome.
+
+    Judged by the counters, which move in the same transaction as the delivery rows: a chunk that
+    has not started yet has no rows, so "no open rows" alone would finish too early.
+    """
+    n = Notification.objects.filter(pk=notification_id).first()
+    if n is None or n.planned_at is None or n.status != NotificationStatus.SENDING:
+        return
+    if n.sent + n.failed + n.invalid + n.skipped < n.targeted:
+        return
+    status = (
+        NotificationStatus.FAILED if (n.targeted and not n.sent and n.failed) else NotificationStatus.DONE
+    )
+    Notification.objects.filter(pk=notification_id, status=NotificationStatus.SENDING).update(
+        status=status, finished_at=timezone.now()
+    )

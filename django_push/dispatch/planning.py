@@ -1,0 +1,146 @@
+"""Storing a notification and planning it: audience → keyset chunks → one job per chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from django_push.conf import push_settings
+from django_push.dispatch import audience as audience_mod
+from django_push.dispatch import jobs
+from django_push.dispatch.chunks import enqueue_chunk, maybe_finish, process_chunk
+from django_push.message import PushMessage
+from django_push.models import MESSAGE_OPTION_FIELDS, Device, Notification, NotificationStatus
+from django_push.signals import pre_send
+
+#: The Celery task that runs :func:`plan` on a worker (see django_push.tasks).
+PLAN_TASK = "django_push.start_notification"
+
+
+def enqueue_plan(notification_id: int) -> None:
+    jobs.enqueue(PLAN_TASK, plan, notification_id)
+
+
+def create(
+    *,
+    audience: dict[str, Any],
+    message: PushMessage | None = None,
+    created_by: Any = None,
+    scheduled_at: datetime | None = None,
+    notification_type: str = "",
+    **fields: Any,
+) -> Notification:
+    """Store a notification (validated audience) without sending it."""
+    audience_mod.validate(audience)
+    if message is not None:
+        fields = {**_fields_from_message(message), **fields}
+    status = (
+        NotificationStatus.SCHEDULED
+        if scheduled_at and scheduled_at > timezone.now()
+        else NotificationStatus.QUEUED
+    )
+    return Notification.objects.create(
+        audience=audience,
+        created_by=created_by,
+        scheduled_at=scheduled_at,
+        notification_type=notification_type,
+        status=status,
+        **fields,
+    )
+
+
+def notify(**kwargs: Any) -> Notification:
+    """Store a notification and send it once the current transaction commits."""
+    notification = create(**kwargs)
+    queue_notification(notification)
+    return notification
+
+
+def queue_notification(notification: Notification) -> None:
+    if notification.status == NotificationStatus.QUEUED:
+        pk = notification.pk
+        transaction.on_commit(lambda: enqueue_plan(pk))
+    # SCHEDULED ones are started by send_due() when their time comes (beat, or `sendduepush`).
+
+
+def send_message(
+    message: PushMessage, devices: Iterable[Device], *, created_by: Any = None, notification_type: str = ""
+) -> Notification:
+    """Send ``message`` to ``devices`` now, synchronously, with the same record as any broadcast."""
+    ids = [d.pk for d in devices]
+    notification = create(
+        audience={"devices": ids}, message=message, created_by=created_by, notification_type=notification_type
+    )
+    plan(notification.pk, inline=True)
+    notification.refresh_from_db()
+    return notification
+
+
+def cancel(notification: Notification) -> bool:
+    """Cancel a notification that has not finished; chunks not yet sent are skipped."""
+    updated = Notification.objects.filter(
+        pk=notification.pk,
+        status__in=[
+            NotificationStatus.QUEUED,
+            NotificationStatus.SCHEDULED,
+            NotificationStatus.SENDING,
+            NotificationStatus.DRAFT,
+        ],
+    ).update(status=NotificationStatus.CANCELLED, finished_at=timezone.now())
+    notification.refresh_from_db()
+    return bool(updated)
+
+
+def plan(notification_id: int, inline: bool = False) -> None:
+    """Start a due notification: pre_send, then one job per keyset chunk of its audience."""
+    now = timezone.now()
+    started = Notification.objects.filter(
+        Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now),
+        pk=notification_id,
+        status__in=[NotificationStatus.QUEUED, NotificationStatus.SCHEDULED],
+    ).update(status=NotificationStatus.SENDING, started_at=now)
+    notification = Notification.objects.filter(pk=notification_id).first()
+    if notification is None:
+        return
+    if not started and not (
+        notification.status == NotificationStatus.SENDING and notification.planned_at is None
+    ):
+        return  # cancelled, not due, or already planned by another run
+    if started:
+        responses = pre_send.send(sender=Notification, notification=notification)
+        if any(response is False for _, response in responses):
+            cancel(notification)
+            return
+    total = 0
+    for ids in audience_mod.id_chunks(notification.audience, push_settings.CHUNK_SIZE):
+        total += len(ids)
+        if inline:
+            process_chunk(notification.pk, ids)
+        else:
+            enqueue_chunk(notification.pk, ids)
+    Notification.objects.filter(pk=notification.pk).update(targeted=total, planned_at=timezone.now())
+    maybe_finish(notification.pk)
+
+
+def _fields_from_message(message: PushMessage) -> dict[str, Any]:
+    options = {
+        k: getattr(message, k)
+        for k in MESSAGE_OPTION_FIELDS
+        if getattr(message, k) not in (None, "", [], False)
+    }
+    return {
+        "title": message.title,
+        "body": message.body,
+        "data": message.data,
+        "priority": message.priority,
+        "ttl": message.ttl,
+        "collapse_key": message.collapse_key,
+        "push_type": message.push_type,
+        "overrides": message.overrides,
+        "options": options,
+    }

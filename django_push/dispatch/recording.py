@@ -1,0 +1,177 @@
+"""Writes a batch of answers to Delivery rows, Notification counters and device health.
+
+Set-based: one UPDATE per distinct outcome (plus one for provider message ids), one F() update of
+the counters, and lifecycle's set-based device updates — never a save() per row. This is the
+database half of the hot path, so it is written for speed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import F
+
+from django_push.conf import push_settings
+from django_push.devices import lifecycle
+from django_push.models import Delivery, Device, Notification
+from django_push.results import DeliveryStatus, SendResult
+from django_push.signals import post_send
+
+FAILED_STATUSES = (DeliveryStatus.REJECTED, DeliveryStatus.FAILED)
+
+
+@dataclass(slots=True)
+class Outcome:
+    delivery_id: int
+    attempts: int  # attempts before this one
+    device: Device
+    result: SendResult
+
+
+def record(notification: Notification, outcomes: Sequence[Outcome], now: datetime) -> list[tuple[int, float]]:
+    """Record ``outcomes``; returns (device id, Retry-After seconds or 0) for those left open to retry."""
+    if not outcomes:
+        return []
+    max_attempts = push_settings.MAX_ATTEMPTS
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    message_ids: list[tuple[int, str]] = []
+    counts = {"sent": 0, "failed": 0, "invalid": 0}
+    retry: list[tuple[int, float]] = []
+    final_results: list[tuple[Device, SendResult]] = []
+    for o in outcomes:
+        r = o.result
+        status, code, reason, ambiguous = r.status, r.error_code, r.reason, False
+        if r.retryable:
+            if o.attempts + 1 >= max_attempts:
+                status = DeliveryStatus.FAILED
+                reason = f"gave up after {o.attempts + 1} attempts: {r.status.value} {reason}".strip()
+            else:
+                retry.append((o.device.pk, r.retry_after or 0.0))
+                ambiguous = r.ambiguous
+        if status == DeliveryStatus.SENT:
+            counts["sent"] += 1
+            if r.message_id:
+                message_ids.append((o.delivery_id, r.message_id[:255]))
+        elif status == DeliveryStatus.INVALID_TOKEN:
+            counts["invalid"] += 1
+        elif status in FAILED_STATUSES:
+            counts["failed"] += 1
+        groups[(status.value, code[:64], reason[:500], ambiguous)].append(o.delivery_id)
+        final_results.append((o.device, r))
+
+    with transaction.atomic():
+        for (status, code, reason, ambiguous), ids in groups.items():
+            fields = {
+                "status": status,
+                "error_code": code,
+                "reason": reason,
+                "attempts": F("attempts") + 1,
+                "claim": "",
+                "in_flight_since": None,
+                "updated_at": now,
+            }
+            if status == DeliveryStatus.SENT:
+                fields["sent_at"] = now
+            if ambiguous:
+                fields["ambiguous_retry"] = True
+            Delivery.objects.filter(pk__in=ids).update(**fields)
+        if message_ids:
+            _set_message_ids(message_ids)
+        if any(counts.values()):
+            Notification.objects.filter(pk=notification.pk).update(
+                **{k: F(k) + v for k, v in counts.items() if v}
+            )
+        lifecycle.apply(final_results, now)
+    if post_send.has_listeners(Notification):
+        post_send.send(sender=Notification, notification=notification, outcomes=final_results)
+    return retry
+
+
+def _set_message_ids(pairs: list[tuple[int, str]]) -> None:
+    """One UPDATE … FROM (VALUES …) for every provider message id (SQLite ≥ 3.33, PostgreSQL)."""
+    table = Delivery._meta.db_table
+    qn = connection.ops.quote_name
+    for start in range(0, len(pairs), 400):  # stay under SQLite's bound-parameter limit
+        batch = pairs[start : start + 400]
+        values = ", ".join(["(%s, %s)"] * len(batch))
+        if connection.vendor == "postgresql":
+            values = ", ".join(["(%s::bigint, %s)"] * len(batch))
+        params = [x for pair in batch for x in pair]
+        sql = (
+            f"UPDATE {qn(table)} SET {qn('message_id')} = v.mid "
+            f"FROM (VALUES {values}) AS v(did, mid) WHERE {qn(table)}.{qn('id')} = v.did"
+        )
+        if connection.vendor == "sqlite":
+            sql = (
+                f"WITH v(did, mid) AS (VALUES {values}) UPDATE {qn(table)} SET {qn('message_id')} = "
+                f"v.mid FROM v WHERE {qn(table)}.{qn('id')} = v.did"
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        if connection.vendor not in ("postgresql", "sqlite"):  # pragma: no cover - other databases
+            for did, mid in batch:
+                Delivery.objects.filter(pk=did).update(message_id=mid)
+
+
+def create_deliveries(notification_id: int, device_ids: Sequence[int], now: datetime) -> None:
+    """One PENDING delivery per device, skipping those that exist: a single INSERT … SELECT.
+
+    Building model instances for ``bulk_create`` was the largest CPU cost of a chunk; this keeps the
+    work in the database and stays idempotent (the unique constraint + ON CONFLICT DO NOTHING).
+    """
+    if not device_ids:
+        return
+    if connection.vendor not in ("postgresql", "sqlite"):  # pragma: no cover - other databases
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    notification_id=notification_id,
+                    device_id=pk,
+                    platform=platform,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for pk, platform in Device.objects.filter(pk__in=device_ids).values_list("pk", "platform")
+            ],
+            ignore_conflicts=True,
+        )
+        return
+    qn = connection.ops.quote_name
+    delivery, device = Delivery._meta.db_table, Device._meta.db_table
+    columns = (
+        "notification_id",
+        "device_id",
+        "platform",
+        "status",
+        "attempts",
+        "message_id",
+        "error_code",
+        "reason",
+        "ambiguous_retry",
+        "claim",
+        "created_at",
+        "updated_at",
+    )
+    placeholders = ", ".join(["%s"] * len(device_ids))
+    sql = (
+        f"INSERT INTO {qn(delivery)} ({', '.join(map(qn, columns))}) "
+        f"SELECT %s, d.{qn('id')}, d.{qn('platform')}, %s, 0, '', '', '', %s, '', %s, %s "
+        f"FROM {qn(device)} d WHERE d.{qn('id')} IN ({placeholders}) "
+        f"ON CONFLICT ({qn('notification_id')}, {qn('device_id')}) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [notification_id, DeliveryStatus.PENDING.value, False, now, now, *device_ids])
+
+
+def skip(notification: Notification, delivery_ids: Sequence[int], reason: str, now: datetime) -> None:
+    if not delivery_ids:
+        return
+    with transaction.atomic():
+        n = Delivery.objects.filter(pk__in=delivery_ids).update(
+            status=DeliveryStatus.SKIPPED, reason=reason[:500], claim="", in_flight_since=None, updated_at=now
+        )
+        Notification.objects.filter(pk=notification.pk).update(skipped=F("skipped") + n)

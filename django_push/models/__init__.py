@@ -1,0 +1,27 @@
+"""The app's models, one module per subject (Django's models-package idiom).
+
+``django_push.models`` re-exports every model, so ``from django_push.models import Device`` keeps working.
+"""
+
+from django_push.models.devices import Device, Environment, Platform, Subscription, Topic
+from django_push.models.inbox import InboxItem
+from django_push.models.notifications import MESSAGE_OPTION_FIELDS, Delivery, Notification, NotificationStatus
+from django_push.models.preferences import NotificationPreference, QuietHours
+from django_push.models.querysets import DeviceQuerySet, address_hash
+
+__all__ = [
+    "MESSAGE_OPTION_FIELDS",
+    "Delivery",
+    "Device",
+    "DeviceQuerySet",
+    "Environment",
+    "InboxItem",
+    "Notification",
+    "NotificationPreference",
+    "NotificationStatus",
+    "Platform",
+    "QuietHours",
+    "Subscription",
+    "Topic",
+    "address_hash",
+]

@@ -1,0 +1,1 @@
+"""Browser-facing views outside the API: the Web Push service worker at the site root."""
