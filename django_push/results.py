@@ -24,6 +24,9 @@ class DeliveryStatus(models.TextChoices):
     UNAVAILABLE = "unavailable", _("unavailable")
     FAILED = "failed", _("failed")
     SKIPPED = "skipped", _("skipped")
+    #: The request was lost with its connection and the notification's policy is at-most-once (or
+    #: its retries ran out after such a loss): the service may or may not have delivered it.
+    UNKNOWN = "unknown", _("unknown (may have been delivered)")
 
     @property
     def retryable(self) -> bool:
@@ -49,6 +52,8 @@ class SendResult:
     ``ambiguous`` marks a failure after which the service may already have accepted the push (the
     connection was lost after the request was written): a retry may duplicate it, so it is recorded.
     ``invalid_since`` is APNs' 410 timestamp: a device registered after it stays active.
+    ``counts_attempt`` is False when the service provably never processed the request (GOAWAY above
+    last_stream_id, REFUSED_STREAM, no connection): retrying it costs no attempt.
     """
 
     status: DeliveryStatus
@@ -59,6 +64,7 @@ class SendResult:
     invalid_since: datetime | None = None
     ambiguous: bool = False
     status_code: int | None = None
+    counts_attempt: bool = True
 
     @property
     def retryable(self) -> bool:
@@ -73,5 +79,13 @@ class SendResult:
         return cls(DeliveryStatus.SENT, message_id=message_id, status_code=status_code)
 
     @classmethod
-    def unavailable(cls, error_code: str, reason: str = "", *, ambiguous: bool = False) -> SendResult:
-        return cls(DeliveryStatus.UNAVAILABLE, error_code=error_code, reason=reason, ambiguous=ambiguous)
+    def unavailable(
+        cls, error_code: str, reason: str = "", *, ambiguous: bool = False, counts_attempt: bool = True
+    ) -> SendResult:
+        return cls(
+            DeliveryStatus.UNAVAILABLE,
+            error_code=error_code,
+            reason=reason,
+            ambiguous=ambiguous,
+            counts_attempt=counts_attempt,
+        )

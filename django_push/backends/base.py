@@ -20,7 +20,7 @@ from django_push.exceptions import MessageRejected, PushAuthError, PushConfigura
 from django_push.message import PushMessage, Target
 from django_push.results import AUTH_ERROR_CODE, DeliveryStatus, SendResult
 from django_push.transport import loop
-from django_push.transport.errors import classify
+from django_push.transport.errors import NOT_PROCESSED, classify
 
 logger = logging.getLogger("django_push.backends")
 
@@ -47,7 +47,12 @@ def result_for_exception(exc: BaseException) -> SendResult | None:
     if classified is None:
         return None
     code, ambiguous = classified
-    return SendResult.unavailable(code, f"{type(exc).__name__}: {exc}"[:500], ambiguous=ambiguous)
+    return SendResult.unavailable(
+        code,
+        f"{type(exc).__name__}: {exc}"[:500],
+        ambiguous=ambiguous,
+        counts_attempt=code not in NOT_PROCESSED,
+    )
 
 
 class BaseBackend:

@@ -5,13 +5,20 @@
 
 from django_push.models.devices import Device, Environment, Platform, Subscription, Topic
 from django_push.models.inbox import InboxItem
-from django_push.models.notifications import MESSAGE_OPTION_FIELDS, Delivery, Notification, NotificationStatus
+from django_push.models.notifications import (
+    MESSAGE_OPTION_FIELDS,
+    Delivery,
+    DeliveryPolicy,
+    Notification,
+    NotificationStatus,
+)
 from django_push.models.preferences import NotificationPreference, QuietHours
 from django_push.models.querysets import DeviceQuerySet, address_hash
 
 __all__ = [
     "MESSAGE_OPTION_FIELDS",
     "Delivery",
+    "DeliveryPolicy",
     "Device",
     "DeviceQuerySet",
     "Environment",

@@ -13,7 +13,7 @@ from django_push.message import PushMessage
 from django_push.models.devices import Device, Platform
 from django_push.results import DeliveryStatus
 
-__all__ = ["MESSAGE_OPTION_FIELDS", "Delivery", "Notification", "NotificationStatus"]
+__all__ = ["MESSAGE_OPTION_FIELDS", "Delivery", "DeliveryPolicy", "Notification", "NotificationStatus"]
 
 
 class NotificationStatus(models.TextChoices):
@@ -46,6 +46,13 @@ MESSAGE_OPTION_FIELDS = (
 )
 
 
+class DeliveryPolicy(models.TextChoices):
+    """What to do with a push lost with its connection (the service may have delivered it)."""
+
+    AT_LEAST_ONCE = "at_least_once", _("at least once (resend, collapse-keyed)")
+    AT_MOST_ONCE = "at_most_once", _("at most once (record unknown, never resend)")
+
+
 class Notification(models.Model):
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(_("title"), max_length=255, blank=True)
@@ -72,6 +79,13 @@ class Notification(models.Model):
     collapse_key = models.CharField(_("collapse key"), max_length=64, blank=True)
     push_type = models.CharField(_("push type"), max_length=20, default="alert")
     notification_type = models.CharField(_("notification type"), max_length=64, blank=True)
+    delivery_policy = models.CharField(
+        _("delivery policy"),
+        max_length=16,
+        choices=DeliveryPolicy.choices,
+        default=DeliveryPolicy.AT_LEAST_ONCE,
+        help_text=_("A push lost with its connection: resend it collapse-keyed, or record it unknown."),
+    )
     audience = models.JSONField(
         _("audience"),
         default=dict,
@@ -105,6 +119,18 @@ class Notification(models.Model):
     failed = models.PositiveIntegerField(_("failed"), default=0)
     invalid = models.PositiveIntegerField(_("invalid tokens"), default=0)
     skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    unknown = models.PositiveIntegerField(
+        _("unknown"),
+        default=0,
+        help_text=_("Lost with their connection; the service may have delivered them."),
+    )
+    progress_at = models.DateTimeField(
+        _("last progress"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When answers were last recorded: the sweep requeues planned work only after a stall."),
+    )
 
     class Meta:
         verbose_name = _("notification")
@@ -121,7 +147,7 @@ class Notification(models.Model):
 
     @property
     def pending(self) -> int:
-        return max(0, self.targeted - self.sent - self.failed - self.invalid - self.skipped)
+        return max(0, self.targeted - self.sent - self.failed - self.invalid - self.skipped - self.unknown)
 
     @property
     def progress(self) -> int:

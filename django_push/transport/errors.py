@@ -38,6 +38,11 @@ TRANSPORT_ERRORS: tuple[tuple[type[BaseException], str, bool], ...] = (
 )
 
 
+#: Codes of failures where the request provably never reached the service's processing: retried at once
+#: on a fresh connection, and costing no attempt.
+NOT_PROCESSED = frozenset({"not_processed", "connect_timeout", "pool_timeout", "connect_error"})
+
+
 def classify(exc: BaseException) -> tuple[str, bool] | None:
     """``(code, ambiguous)`` for a transport exception, or None when ``exc`` is not one."""
     for exc_type, code, ambiguous in TRANSPORT_ERRORS:
