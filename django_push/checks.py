@@ -14,11 +14,20 @@ BACKEND_KEYS = {"BACKEND", "OPTIONS"}
 APPLICATION_KEYS = {"PLATFORM", "OPTIONS"}
 POSITIVE_INTS = (
     "CHUNK_SIZE",
-    "MAX_ATTEMPTS",
     "FAILURE_THRESHOLD",
     "STALE_DEVICE_DAYS",
     "DELIVERY_RETENTION_DAYS",
     "WEBPUSH_DEFAULT_TTL",
+)
+#: Positive integers that may also be None (no limit).
+OPTIONAL_POSITIVE_INTS = ("MAX_ATTEMPTS",)
+#: Seconds: positive numbers.
+POSITIVE_SECONDS = (
+    "RETRY_BUDGET",
+    "IN_FLIGHT_TIMEOUT",
+    "SWEEP_GRACE",
+    "RETRY_BACKOFF_BASE",
+    "RETRY_BACKOFF_MAX",
 )
 
 
@@ -45,12 +54,24 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="django_push.E002",
             )
         )
-    for key in POSITIVE_INTS:
+    for key in (*POSITIVE_INTS, *OPTIONAL_POSITIVE_INTS):
         value = raw.get(key, DEFAULTS[key])
+        if value is None and key in OPTIONAL_POSITIVE_INTS:
+            continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             errors.append(
                 checks.Error(
                     f'DJANGO_PUSH["{key}"] must be a positive integer, not {value!r}.',
+                    hint=f"The default is {DEFAULTS[key]!r}.",
+                    id="django_push.E003",
+                )
+            )
+    for key in POSITIVE_SECONDS:
+        value = raw.get(key, DEFAULTS[key])
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            errors.append(
+                checks.Error(
+                    f'DJANGO_PUSH["{key}"] must be a number of seconds above 0, not {value!r}.',
                     hint=f"The default is {DEFAULTS[key]!r}.",
                     id="django_push.E003",
                 )

@@ -30,14 +30,24 @@ DEFAULTS: dict[str, Any] = {
     # platform backend's OPTIONS. A platform with no application listed has one: "default".
     "APPLICATIONS": {},
     "CHUNK_SIZE": 500,
-    "MAX_ATTEMPTS": 5,
+    # Transient failures (429, 5xx, timeouts) are retried with backoff for this many seconds after the
+    # delivery was planned; then it is marked failed (or unknown, when it may have been delivered).
+    "RETRY_BUDGET": 900.0,
+    # An optional cap on attempts as well (None: the time budget alone decides). A request the service
+    # provably never processed (GOAWAY, REFUSED_STREAM, no connection) costs no attempt.
+    "MAX_ATTEMPTS": None,
     "RETRY_BACKOFF_BASE": 2.0,
-    "RETRY_BACKOFF_MAX": 600.0,
+    "RETRY_BACKOFF_MAX": 300.0,
     # In eager mode (no broker) retries sleep in-process, at most this long in total per chunk.
     "EAGER_RETRY_MAX_WAIT": 30.0,
     "FAILURE_THRESHOLD": 3,
-    # A delivery claimed longer ago than this is taken to belong to a crashed worker and is resent.
-    "IN_FLIGHT_TIMEOUT": 300,
+    # A delivery claimed longer ago than this is taken to belong to a crashed worker and is resent
+    # (collapse-keyed) or, under the at-most-once policy, recorded unknown. Keep it above the backends'
+    # read timeout (30 s by default).
+    "IN_FLIGHT_TIMEOUT": 90,
+    # Planned deliveries not started this long after planning, while their notification made no
+    # progress for as long, are requeued by send_due (a worker died with them prefetched).
+    "SWEEP_GRACE": 60,
     # Dotted paths of callables (notification, devices) -> {device_id: Skip | Hold} (see filters.py).
     "DELIVERY_FILTERS": [],
     # Dotted path of a callable (notification, device) -> PushMessage; None: the same for everyone.
@@ -121,8 +131,9 @@ class PushSettings:
         return int(self.user_settings.get("CHUNK_SIZE", DEFAULTS["CHUNK_SIZE"]))
 
     @property
-    def MAX_ATTEMPTS(self) -> int:
-        return int(self.user_settings.get("MAX_ATTEMPTS", DEFAULTS["MAX_ATTEMPTS"]))
+    def MAX_ATTEMPTS(self) -> int | None:
+        value = self.user_settings.get("MAX_ATTEMPTS", DEFAULTS["MAX_ATTEMPTS"])
+        return None if value is None else int(value)
 
     @property
     def FAILURE_THRESHOLD(self) -> int:

@@ -60,6 +60,19 @@ class PushMessage:
     relevance_score: float | None = None
     interruption_level: str = ""
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Stable per notification (set by dispatch under the at-least-once policy): the collapse
+    #: identifier a push carries when it sets no ``collapse_key``, so a device shows a resent push once
+    #: (APNs ``apns-collapse-id``, FCM ``android.notification.tag`` and ``apns-collapse-id``, Web Push
+    #: ``Topic`` and the notification ``tag``).
+    dedupe_key: str = ""
+    #: This send repeats one that may have been delivered (its connection was lost): FCM also gets
+    #: ``android.collapse_key``, so FCM keeps one of the two while the device is offline.
+    resend: bool = False
+
+    @property
+    def collapse_id(self) -> str:
+        """What the device collapses on: the message's own ``collapse_key``, else ``dedupe_key``."""
+        return self.collapse_key or self.dedupe_key
 
     def __post_init__(self) -> None:
         if self.priority not in PRIORITIES:

@@ -77,6 +77,7 @@ def progress_data(notification: Notification) -> dict[str, Any]:
         "failed": notification.failed,
         "invalid": notification.invalid,
         "skipped": notification.skipped,
+        "unknown": notification.unknown,
         "pending": notification.pending,
         "final": notification.status in FINAL_STATUSES,
     }

@@ -39,6 +39,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "failed",
         "invalid",
         "skipped",
+        "unknown",
         "progress_column",
         "scheduled_at",
         "created_at",
@@ -69,7 +70,7 @@ class NotificationAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (_("Counters"), {"fields": ("targeted", "sent", "failed", "invalid", "skipped")}),
+        (_("Counters"), {"fields": ("targeted", "sent", "failed", "invalid", "skipped", "unknown", "delivery_policy")}),
     )
     readonly_fields = ("audience_display",)
 

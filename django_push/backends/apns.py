@@ -219,14 +219,14 @@ class APNsBackend(HTTPBackend):
         }
         if message.ttl is not None:
             headers["apns-expiration"] = "0" if message.ttl == 0 else str(int(self.clock()) + message.ttl)
-        if message.collapse_key:
-            size = len(message.collapse_key.encode())
+        if message.collapse_id:
+            size = len(message.collapse_id.encode())
             if size > COLLAPSE_ID_LIMIT:
                 raise MessageRejected(
                     f"APNs collapse id is {size} bytes, over the limit of {COLLAPSE_ID_LIMIT} bytes",
                     error_code="collapse_id_too_long",
                 )
-            headers["apns-collapse-id"] = message.collapse_key
+            headers["apns-collapse-id"] = message.collapse_id
         self._encoded = (message, body, headers)
         return body, headers
 

@@ -122,8 +122,8 @@ def fcm_message(message: PushMessage, now: float) -> dict[str, Any]:
     android: dict[str, Any] = {"priority": fcm_android_priority(message.priority, background)}
     if message.ttl is not None:
         android["ttl"] = f"{message.ttl}s"
-    if message.collapse_key:
-        android["collapse_key"] = message.collapse_key
+    if message.collapse_key or message.resend:
+        android["collapse_key"] = message.collapse_id
     sound = message.sound.get("name") if isinstance(message.sound, dict) else message.sound
     android_notification = {
         k: v
@@ -135,7 +135,7 @@ def fcm_message(message: PushMessage, now: float) -> dict[str, Any]:
             ("body_loc_args", message.loc_args if message.loc_key else None),
             ("icon", message.icon),
             ("sound", sound),
-            ("tag", message.collapse_key),
+            ("tag", message.collapse_id),
         )
         if v
     }
@@ -148,8 +148,8 @@ def fcm_message(message: PushMessage, now: float) -> dict[str, Any]:
     }
     if message.ttl is not None:
         apns_headers["apns-expiration"] = "0" if message.ttl == 0 else str(int(now) + message.ttl)
-    if message.collapse_key:
-        apns_headers["apns-collapse-id"] = message.collapse_key
+    if message.collapse_id:
+        apns_headers["apns-collapse-id"] = message.collapse_id
     aps = build_aps(message, alert=False)
     if not background and (message.title_loc_key or message.loc_key):
         aps["alert"] = apns_alert(message)  # FCM's notification has no loc keys for iOS
@@ -174,8 +174,8 @@ def webpush_payload(message: PushMessage) -> dict[str, Any]:
     for key in ("icon", "image", "url"):
         if getattr(message, key):
             payload[key] = getattr(message, key)
-    if message.collapse_key:
-        payload["tag"] = message.collapse_key
+    if message.collapse_id:
+        payload["tag"] = message.collapse_id
     if message.data:
         payload["data"] = message.data
     return deep_merge(payload, message.overrides.get("webpush", {}))

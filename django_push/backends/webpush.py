@@ -205,8 +205,8 @@ class WebPushBackend(HTTPBackend):
             "content-encoding": "aes128gcm",
             "content-type": "application/octet-stream",
         }
-        if message.collapse_key:
-            headers["topic"] = push_topic(message.collapse_key)
+        if message.collapse_id:
+            headers["topic"] = push_topic(message.collapse_id)
         return httpx.Request("POST", endpoint, headers=headers, content=body)
 
     def authorize(self, request: httpx.Request) -> SendResult | None:

@@ -55,6 +55,7 @@ def send(
             priority=priority or kind.priority,
             ttl=kind.ttl,
             collapse_key=kind.collapse_key,
+            delivery_policy=kind.delivery_policy,
             options={**options, rendering.I18N_OPTION: texts},
             created_by=created_by,
         )

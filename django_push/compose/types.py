@@ -35,6 +35,7 @@ PUSH = "push"
 IN_APP = "in_app"
 CHANNELS: tuple[str, ...] = (PUSH, IN_APP)
 SETTING = "NOTIFICATION_TYPES"
+DELIVERY_POLICIES = ("at_least_once", "at_most_once")
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -49,6 +50,9 @@ class NotificationType:
     required: bool = False
     rate_limit: str | None = None  # "N/second|minute|hour|day", per user
     description: Any = ""
+    #: A push lost with its connection: "at_least_once" (resend it collapse-keyed: the device shows
+    #: one) or "at_most_once" (record it unknown, never resend: e.g. one-time codes).
+    delivery_policy: str = "at_least_once"
 
     def __post_init__(self) -> None:
         where = f'DJANGO_PUSH["{SETTING}"]["{self.name}"]'
@@ -62,6 +66,11 @@ class NotificationType:
                 f'{where}["channels"] is {self.channels!r}; use a non-empty list of {", ".join(CHANNELS)}.'
             )
         object.__setattr__(self, "channels", channels)
+        if self.delivery_policy not in DELIVERY_POLICIES:
+            raise PushConfigurationError(
+                f'{where}["delivery_policy"] is {self.delivery_policy!r}; '
+                f'use one of {", ".join(DELIVERY_POLICIES)}.'
+            )
         if self.ttl is not None and (not isinstance(self.ttl, int) or self.ttl < 0):
             raise PushConfigurationError(f'{where}["ttl"] must be seconds (an int >= 0) or None.')
         if self.rate_limit is not None:

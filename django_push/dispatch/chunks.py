@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import queue
 import uuid
@@ -29,7 +30,7 @@ from django_push.dispatch.recording import Outcome
 from django_push.exceptions import PushAuthError, PushConfigurationError
 from django_push.handler import backends
 from django_push.message import PushMessage
-from django_push.models import Delivery, Device, Notification, NotificationStatus
+from django_push.models import Delivery, DeliveryPolicy, Device, Notification, NotificationStatus
 from django_push.results import DeliveryStatus, SendResult
 from django_push.transport import loop
 
@@ -77,7 +78,7 @@ def process_chunk(notification_id: int, device_ids: Sequence[int], attempt: int 
     if missing and attempt == 1:
         # Deleted since the audience was resolved: nothing to send, but the count must add up.
         Notification.objects.filter(pk=notification_id).update(skipped=F("skipped") + missing)
-    rows = _claim(notification_id, list(devices), now)
+    rows = _claim(notification, list(devices), now)
     if not rows:
         maybe_finish(notification_id)
         return
@@ -102,31 +103,43 @@ def process_chunk(notification_id: int, device_ids: Sequence[int], attempt: int 
     maybe_finish(notification_id)
 
 
-def _claim(notification_id: int, device_ids: list[int], now: datetime) -> list[tuple[int, int, int]]:
-    """Atomically take the chunk's open deliveries; returns (delivery id, device id, attempts)."""
+Row = tuple[int, int, int, bool, datetime]  # delivery id, device id, attempts, ambiguous before, planned at
+
+
+def _claim(notification: Notification, device_ids: list[int], now: datetime) -> list[Row]:
+    """Atomically take the chunk's open deliveries.
+
+    A stale claim means a worker died mid-send: the service may already have the push. Under the
+    at-least-once policy it is resent, flagged and collapse-keyed; under at-most-once it is closed
+    as UNKNOWN instead.
+    """
     claim = uuid.uuid4().hex
     stale = now - timedelta(seconds=push_settings.IN_FLIGHT_TIMEOUT)
     claimable = Delivery.objects.filter(
         Q(claim="") | Q(in_flight_since__lt=stale),
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        notification_id=notification_id,
+        notification_id=notification.pk,
         device_id__in=device_ids,
         status__in=OPEN,
     )
-    # A stale claim means a worker died mid-send: the service may already have the push.
-    claimable.exclude(claim="").update(ambiguous_retry=True)
+    orphaned = claimable.exclude(claim="")
+    if notification.delivery_policy == DeliveryPolicy.AT_MOST_ONCE:
+        lost = list(orphaned.values_list("pk", flat=True))
+        recording.record_unknown(notification, lost, "in flight when its worker stopped (at-most-once)", now)
+    else:
+        orphaned.update(ambiguous_retry=True)
     if not claimable.update(claim=claim, in_flight_since=now, next_attempt_at=None):
         return []
     return list(
-        Delivery.objects.filter(notification_id=notification_id, claim=claim).values_list(
-            "id", "device_id", "attempts"
+        Delivery.objects.filter(notification_id=notification.pk, claim=claim).values_list(
+            "id", "device_id", "attempts", "ambiguous_retry", "created_at"
         )
     )
 
 
 def _apply_filters(
-    notification: Notification, rows: list[tuple[int, int, int]], devices: dict[int, Device], now: datetime
-) -> tuple[list[tuple[int, int, int]], list[tuple[int, datetime]]]:
+    notification: Notification, rows: list[Row], devices: dict[int, Device], now: datetime
+) -> tuple[list[Row], list[tuple[int, datetime]]]:
     if not rows or not push_settings.DELIVERY_FILTERS:
         return rows, []
     decisions = decide(notification, [devices[r[1]] for r in rows])
@@ -148,38 +161,64 @@ def _apply_filters(
     return keep, held
 
 
-def _render(notification: Notification, devices: Sequence[Device]) -> dict[int, PushMessage]:
+def dedupe_key(notification: Notification) -> str:
+    """The collapse identifier of every push of ``notification`` that sets none of its own."""
+    return f"dp-{notification.public_id.hex[:24]}"
+
+
+def _render(
+    notification: Notification, rows: Sequence[Row], devices: dict[int, Device]
+) -> dict[int, PushMessage]:
+    """Each row's message (one object per distinct message, so backends batch them). Under the
+    at-least-once policy every push carries the notification's dedupe key, and a resend after a
+    lost connection is marked so FCM collapses it too."""
     renderer = push_settings.imported("MESSAGE_RENDERER")
-    if renderer is None:
-        message = notification.to_message()
-        return {d.pk: message for d in devices}
-    return {d.pk: renderer(notification, d) for d in devices}
+    shared = notification.to_message() if renderer is None else None
+    key = dedupe_key(notification) if notification.delivery_policy != DeliveryPolicy.AT_MOST_ONCE else ""
+    variants: dict[tuple[int, bool], PushMessage] = {}
+    messages: dict[int, PushMessage] = {}
+    for row in rows:
+        device = devices[row[1]]
+        base = shared if shared is not None else renderer(notification, device)
+        resend = bool(key) and row[3]
+        variant = variants.get((id(base), resend))
+        if variant is None:
+            variant = base
+            if key and not base.collapse_key:
+                variant = dataclasses.replace(base, dedupe_key=key, resend=resend)
+            elif resend:
+                variant = dataclasses.replace(base, resend=True)
+            variants[(id(base), resend)] = variant
+        messages[row[0]] = variant
+    return messages
 
 
 def _send_and_record(
-    notification: Notification, rows: list[tuple[int, int, int]], devices: dict[int, Device]
+    notification: Notification, rows: list[Row], devices: dict[int, Device]
 ) -> list[tuple[int, float]]:
     """Send every row, recording answers in small batches while the rest are in flight."""
     if not rows:
         return []
-    messages = _render(notification, [devices[r[1]] for r in rows])
-    groups: dict[tuple[str, str, int], list[tuple[int, int, int]]] = defaultdict(list)
+    messages = _render(notification, rows, devices)
+    groups: dict[tuple[str, str, int], list[Row]] = defaultdict(list)
     for row in rows:
         device = devices[row[1]]
-        groups[(device.platform, device.application, id(messages[device.pk]))].append(row)
+        groups[(device.platform, device.application, id(messages[row[0]]))].append(row)
 
     answers: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
     jobs_to_run = []
     retry: list[tuple[int, float]] = []
     for (platform, application, _), group in groups.items():
-        outcomes = [Outcome(r[0], r[2], devices[r[1]], SendResult(DeliveryStatus.PENDING)) for r in group]
+        outcomes = [
+            Outcome(r[0], r[2], devices[r[1]], SendResult(DeliveryStatus.PENDING), r[3], r[4]) for r in group
+        ]
         try:
             backend = backends[platform, application]
         except PushConfigurationError as exc:
             failed = SendResult(DeliveryStatus.FAILED, error_code="configuration", reason=str(exc))
             retry += recording.record(notification, [_with(o, failed) for o in outcomes], timezone.now())
             continue
-        message = messages[group[0][1]]
+        message = messages[group[0][0]]
         targets = [devices[r[1]].to_target() for r in group]
 
         def on_result(index: int, result: SendResult, _outcomes: list[Outcome] = outcomes) -> None:
@@ -210,7 +249,14 @@ async def _gather(coros: list[Any]) -> None:
 
 
 def _with(outcome: Outcome, result: SendResult) -> Outcome:
-    return Outcome(outcome.delivery_id, outcome.attempts, outcome.device, result)
+    return Outcome(
+        outcome.delivery_id,
+        outcome.attempts,
+        outcome.device,
+        result,
+        outcome.ambiguous_before,
+        outcome.created_at,
+    )
 
 
 def _drain(answers: queue.SimpleQueue[Outcome]) -> list[Outcome]:
@@ -242,10 +288,13 @@ def maybe_finish(notification_id: int) -> None:
     n = Notification.objects.filter(pk=notification_id).first()
     if n is None or n.planned_at is None or n.status != NotificationStatus.SENDING:
         return
-    if n.sent + n.failed + n.invalid + n.skipped < n.targeted:
+    if n.sent + n.failed + n.invalid + n.skipped + n.unknown < n.targeted:
         return
+    # FAILED only when nothing can have arrived: an UNKNOWN delivery may have been delivered.
     status = (
-        NotificationStatus.FAILED if (n.targeted and not n.sent and n.failed) else NotificationStatus.DONE
+        NotificationStatus.FAILED
+        if (n.targeted and not n.sent and not n.unknown and n.failed)
+        else NotificationStatus.DONE
     )
     Notification.objects.filter(pk=notification_id, status=NotificationStatus.SENDING).update(
         status=status, finished_at=timezone.now()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from django_push.conf import push_settings
 from django_push.dispatch import audience as audience_mod
-from django_push.dispatch import jobs
+from django_push.dispatch import jobs, recording
 from django_push.dispatch.chunks import enqueue_chunk, maybe_finish, process_chunk
 from django_push.message import PushMessage
 from django_push.models import MESSAGE_OPTION_FIELDS, Device, Notification, NotificationStatus
@@ -69,12 +69,24 @@ def queue_notification(notification: Notification) -> None:
 
 
 def send_message(
-    message: PushMessage, devices: Iterable[Device], *, created_by: Any = None, notification_type: str = ""
+    message: PushMessage,
+    devices: Iterable[Device],
+    *,
+    created_by: Any = None,
+    notification_type: str = "",
+    delivery_policy: str = "at_least_once",
 ) -> Notification:
-    """Send ``message`` to ``devices`` now, synchronously, with the same record as any broadcast."""
+    """Send ``message`` to ``devices`` now, synchronously, with the same record as any broadcast.
+
+    ``delivery_policy``: "at_least_once" (a push lost with its connection is resent, collapse-keyed)
+    or "at_most_once" (it is recorded UNKNOWN and never resent)."""
     ids = [d.pk for d in devices]
     notification = create(
-        audience={"devices": ids}, message=message, created_by=created_by, notification_type=notification_type
+        audience={"devices": ids},
+        message=message,
+        created_by=created_by,
+        notification_type=notification_type,
+        delivery_policy=delivery_policy,
     )
     plan(notification.pk, inline=True)
     notification.refresh_from_db()
@@ -97,7 +109,11 @@ def cancel(notification: Notification) -> bool:
 
 
 def plan(notification_id: int, inline: bool = False) -> None:
-    """Start a due notification: pre_send, then one job per keyset chunk of its audience."""
+    """Start a due notification: pre_send, then one job per keyset chunk of its audience.
+
+    Idempotent: a planner that died part-way is run again by send_due (the notification is SENDING
+    with no ``planned_at``); deliveries are unique and claimed, so chunks planned twice send once.
+    """
     now = timezone.now()
     started = Notification.objects.filter(
         Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now),
@@ -119,6 +135,9 @@ def plan(notification_id: int, inline: bool = False) -> None:
     total = 0
     for ids in audience_mod.id_chunks(notification.audience, push_settings.CHUNK_SIZE):
         total += len(ids)
+        # The ledger: the chunk's deliveries exist (PENDING) before its job does, so send_due finds
+        # planned work whatever the broker does with the message (a worker killed with it prefetched).
+        recording.create_deliveries(notification.pk, ids, timezone.now())
         if inline:
             process_chunk(notification.pk, ids)
         else:

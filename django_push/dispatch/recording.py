@@ -17,7 +17,7 @@ from django.db.models import F
 
 from django_push.conf import push_settings
 from django_push.devices import lifecycle
-from django_push.models import Delivery, Device, Notification
+from django_push.models import Delivery, DeliveryPolicy, Device, Notification
 from django_push.results import DeliveryStatus, SendResult
 from django_push.signals import post_send
 
@@ -30,25 +30,40 @@ class Outcome:
     attempts: int  # attempts before this one
     device: Device
     result: SendResult
+    #: An earlier attempt of this delivery may have been delivered (its connection was lost).
+    ambiguous_before: bool = False
+    created_at: datetime | None = None  # when the delivery was planned: the retry budget starts there
 
 
 def record(notification: Notification, outcomes: Sequence[Outcome], now: datetime) -> list[tuple[int, float]]:
-    """Record ``outcomes``; returns (device id, Retry-After seconds or 0) for those left open to retry."""
+    """Record ``outcomes``; returns (device id, Retry-After seconds or 0) for those left open to retry.
+
+    A retryable answer is retried until the time budget (``RETRY_BUDGET`` seconds since the delivery
+    was planned, and ``MAX_ATTEMPTS`` when set) runs out; then the delivery is FAILED, or UNKNOWN when
+    an attempt may have been delivered: a probably-delivered push is never recorded failed. Under the
+    at-most-once policy an ambiguous loss is recorded UNKNOWN at once and never resent. A request the
+    service provably never processed costs no attempt.
+    """
     if not outcomes:
         return []
-    max_attempts = push_settings.MAX_ATTEMPTS
     groups: dict[tuple, list[int]] = defaultdict(list)
     message_ids: list[tuple[int, str]] = []
-    counts = {"sent": 0, "failed": 0, "invalid": 0}
+    counts = {"sent": 0, "failed": 0, "invalid": 0, "unknown": 0}
     retry: list[tuple[int, float]] = []
     final_results: list[tuple[Device, SendResult]] = []
+    at_most_once = notification.delivery_policy == DeliveryPolicy.AT_MOST_ONCE
     for o in outcomes:
         r = o.result
         status, code, reason, ambiguous = r.status, r.error_code, r.reason, False
+        attempts = o.attempts + (1 if r.counts_attempt else 0)
         if r.retryable:
-            if o.attempts + 1 >= max_attempts:
-                status = DeliveryStatus.FAILED
-                reason = f"gave up after {o.attempts + 1} attempts: {r.status.value} {reason}".strip()
+            maybe_delivered = r.ambiguous or o.ambiguous_before
+            if r.ambiguous and at_most_once:
+                status = DeliveryStatus.UNKNOWN
+                reason = f"lost with its connection (at-most-once: not resent): {reason}".strip()
+            elif _out_of_budget(o, attempts, now):
+                status = DeliveryStatus.UNKNOWN if maybe_delivered else DeliveryStatus.FAILED
+                reason = f"gave up after {attempts} attempts: {r.status.value} {reason}".strip()
             else:
                 retry.append((o.device.pk, r.retry_after or 0.0))
                 ambiguous = r.ambiguous
@@ -60,16 +75,18 @@ def record(notification: Notification, outcomes: Sequence[Outcome], now: datetim
             counts["invalid"] += 1
         elif status in FAILED_STATUSES:
             counts["failed"] += 1
-        groups[(status.value, code[:64], reason[:500], ambiguous)].append(o.delivery_id)
+        elif status == DeliveryStatus.UNKNOWN:
+            counts["unknown"] += 1
+        groups[(status.value, code[:64], reason[:500], ambiguous, r.counts_attempt)].append(o.delivery_id)
         final_results.append((o.device, r))
 
     with transaction.atomic():
-        for (status, code, reason, ambiguous), ids in groups.items():
+        for (status, code, reason, ambiguous, counted), ids in groups.items():
             fields = {
                 "status": status,
                 "error_code": code,
                 "reason": reason,
-                "attempts": F("attempts") + 1,
+                "attempts": F("attempts") + (1 if counted else 0),
                 "claim": "",
                 "in_flight_since": None,
                 "updated_at": now,
@@ -81,14 +98,39 @@ def record(notification: Notification, outcomes: Sequence[Outcome], now: datetim
             Delivery.objects.filter(pk__in=ids).update(**fields)
         if message_ids:
             _set_message_ids(message_ids)
-        if any(counts.values()):
-            Notification.objects.filter(pk=notification.pk).update(
-                **{k: F(k) + v for k, v in counts.items() if v}
-            )
+        Notification.objects.filter(pk=notification.pk).update(
+            progress_at=now, **{k: F(k) + v for k, v in counts.items() if v}
+        )
         lifecycle.apply(final_results, now)
     if post_send.has_listeners(Notification):
         post_send.send(sender=Notification, notification=notification, outcomes=final_results)
     return retry
+
+
+def _out_of_budget(outcome: Outcome, attempts: int, now: datetime) -> bool:
+    cap = push_settings.MAX_ATTEMPTS
+    if cap is not None and attempts >= cap:
+        return True
+    started = outcome.created_at
+    return started is not None and (now - started).total_seconds() >= float(push_settings.RETRY_BUDGET)
+
+
+def record_unknown(
+    notification: Notification, delivery_ids: Sequence[int], reason: str, now: datetime
+) -> None:
+    """Close deliveries that may have been delivered and must not be resent (at-most-once)."""
+    if not delivery_ids:
+        return
+    with transaction.atomic():
+        n = Delivery.objects.filter(pk__in=delivery_ids).update(
+            status=DeliveryStatus.UNKNOWN,
+            reason=reason[:500],
+            claim="",
+            in_flight_since=None,
+            ambiguous_retry=True,
+            updated_at=now,
+        )
+        Notification.objects.filter(pk=notification.pk).update(unknown=F("unknown") + n, progress_at=now)
 
 
 def _set_message_ids(pairs: list[tuple[int, str]]) -> None:
@@ -174,4 +216,4 @@ def skip(notification: Notification, delivery_ids: Sequence[int], reason: str, n
         n = Delivery.objects.filter(pk__in=delivery_ids).update(
             status=DeliveryStatus.SKIPPED, reason=reason[:500], claim="", in_flight_since=None, updated_at=now
         )
-        Notification.objects.filter(pk=notification.pk).update(skipped=F("skipped") + n)
+        Notification.objects.filter(pk=notification.pk).update(skipped=F("skipped") + n, progress_at=now)

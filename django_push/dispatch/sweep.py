@@ -21,27 +21,51 @@ RETRY_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.UNAVAILABLE)
 RETRYABLE_NOTIFICATIONS = (NotificationStatus.DONE, NotificationStatus.FAILED, NotificationStatus.SENDING)
 
 
-def send_due(now: datetime | None = None, grace: float = 60.0) -> int:
-    """Start scheduled notifications that are due and re-run retries whose job was lost."""
+def send_due(now: datetime | None = None, grace: float | None = None) -> int:
+    """Start what is due and requeue what was lost; returns how many jobs were queued.
+
+    Run it every few seconds (django-celery-beat's entry, or ``manage.py sendduepush --every 5``).
+    Recovery needs no broker tuning, because the deliveries are the ledger:
+
+    * scheduled notifications whose time came, and notifications whose planner never ran or died
+      (QUEUED or SENDING without ``planned_at`` for ``grace`` seconds) are planned (again);
+    * deliveries claimed longer than ``IN_FLIGHT_TIMEOUT`` ago belong to a dead worker: requeued (the
+      claim marks them ambiguous, so they are resent collapse-keyed, or closed UNKNOWN at most once);
+    * planned deliveries never started, once their notification made no progress for ``grace``
+      seconds (a worker died with their job prefetched), and retries whose job was lost, are requeued.
+    Each requeued delivery is stamped, so a stall requeues it once per ``grace``, not on every sweep.
+    """
     now = now or timezone.now()
+    grace = float(push_settings.SWEEP_GRACE if grace is None else grace)
+    overdue = now - timedelta(seconds=grace)
     count = 0
-    for pk in Notification.objects.filter(
-        status=NotificationStatus.SCHEDULED, scheduled_at__lte=now
-    ).values_list("pk", flat=True):
+    due = Notification.objects.filter(
+        Q(status=NotificationStatus.SCHEDULED, scheduled_at__lte=now)
+        | Q(status=NotificationStatus.QUEUED, created_at__lte=overdue)
+        | Q(status=NotificationStatus.SENDING, planned_at__isnull=True, started_at__lte=overdue)
+    )
+    for pk in due.values_list("pk", flat=True):
         enqueue_plan(pk)
         count += 1
-    overdue = now - timedelta(seconds=grace)
     stale = now - timedelta(seconds=push_settings.IN_FLIGHT_TIMEOUT)
+    stalled = Q(notification__progress_at__lte=overdue) | Q(
+        notification__progress_at__isnull=True, notification__started_at__lte=overdue
+    )
     lost = Delivery.objects.filter(
         Q(next_attempt_at__lte=overdue)
-        | Q(next_attempt_at__isnull=True, claim="", created_at__lte=overdue)
+        | (Q(next_attempt_at__isnull=True, claim="", created_at__lte=overdue) & stalled)
         | Q(in_flight_since__lt=stale),
         status__in=OPEN,
+        updated_at__lte=overdue,
         notification__status=NotificationStatus.SENDING,
-    ).values_list("notification_id", "device_id")
+    )
     by_notification: dict[int, list[int]] = defaultdict(list)
-    for notification_id, device_id in lost.iterator():
+    requeued: list[int] = []
+    for pk, notification_id, device_id in lost.values_list("pk", "notification_id", "device_id").iterator():
         by_notification[notification_id].append(device_id)
+        requeued.append(pk)
+    for start in range(0, len(requeued), 1000):
+        Delivery.objects.filter(pk__in=requeued[start : start + 1000]).update(updated_at=now)
     for notification_id, device_ids in by_notification.items():
         for start in range(0, len(device_ids), push_settings.CHUNK_SIZE):
             enqueue_chunk(notification_id, device_ids[start : start + push_settings.CHUNK_SIZE])

@@ -4,30 +4,63 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_push', '0002_preferences_inbox'),
+        ("django_push", "0002_preferences_inbox"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notification',
-            name='delivery_policy',
-            field=models.CharField(choices=[('at_least_once', 'at least once (resend, collapse-keyed)'), ('at_most_once', 'at most once (record unknown, never resend)')], default='at_least_once', help_text='A push lost with its connection: resend it collapse-keyed, or record it unknown.', max_length=16, verbose_name='delivery policy'),
+            model_name="notification",
+            name="delivery_policy",
+            field=models.CharField(
+                choices=[
+                    ("at_least_once", "at least once (resend, collapse-keyed)"),
+                    ("at_most_once", "at most once (record unknown, never resend)"),
+                ],
+                default="at_least_once",
+                help_text="A push lost with its connection: resend it collapse-keyed, or record it unknown.",
+                max_length=16,
+                verbose_name="delivery policy",
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='progress_at',
-            field=models.DateTimeField(blank=True, editable=False, help_text='When answers were last recorded: the sweep requeues planned work only after a stall.', null=True, verbose_name='last progress'),
+            model_name="notification",
+            name="progress_at",
+            field=models.DateTimeField(
+                blank=True,
+                editable=False,
+                help_text="When answers were last recorded: the sweep requeues planned work only after a stall.",
+                null=True,
+                verbose_name="last progress",
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='unknown',
-            field=models.PositiveIntegerField(default=0, help_text='Lost with their connection; the service may have delivered them.', verbose_name='unknown'),
+            model_name="notification",
+            name="unknown",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Lost with their connection; the service may have delivered them.",
+                verbose_name="unknown",
+            ),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='status',
-            field=models.CharField(choices=[('pending', 'pending'), ('sent', 'sent'), ('invalid_token', 'invalid token'), ('rejected', 'rejected'), ('throttled', 'throttled'), ('unavailable', 'unavailable'), ('failed', 'failed'), ('skipped', 'skipped'), ('unknown', 'unknown (may have been delivered)')], default='pending', max_length=16, verbose_name='status'),
+            model_name="delivery",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "pending"),
+                    ("sent", "sent"),
+                    ("invalid_token", "invalid token"),
+                    ("rejected", "rejected"),
+                    ("throttled", "throttled"),
+                    ("unavailable", "unavailable"),
+                    ("failed", "failed"),
+                    ("skipped", "skipped"),
+                    ("unknown", "unknown (may have been delivered)"),
+                ],
+                default="pending",
+                max_length=16,
+                verbose_name="status",
+            ),
         ),
     ]

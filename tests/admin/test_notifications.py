@@ -108,6 +108,7 @@ def test_progress_endpoint(admin_client, mixed):
         "failed": 1,
         "invalid": 1,
         "skipped": 0,
+        "unknown": 0,
         "pending": 0,
         "final": True,
     }

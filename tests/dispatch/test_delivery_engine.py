@@ -1,0 +1,183 @@
+"""The delivery engine's promises: planned work is a ledger, ambiguity is an outcome, retries are
+budgeted in time, and a request the service never processed costs no attempt."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from django_push import dispatch, testing
+from django_push.dispatch import chunks, jobs
+from django_push.message import PushMessage
+from django_push.models import Delivery, DeliveryPolicy, Notification
+from django_push.results import DeliveryStatus, SendResult
+
+from ..factories import DeviceFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LOST = SendResult.unavailable("read_error", "ReadError: connection lost", ambiguous=True)
+NOT_PROCESSED = SendResult.unavailable("not_processed", "GOAWAY above 7", counts_attempt=False)
+
+
+@pytest.fixture
+def lost_jobs(monkeypatch):
+    """The broker loses every chunk job (a worker killed with them prefetched); plans still run."""
+    dropped: list[tuple] = []
+    real = jobs.enqueue
+
+    def enqueue(task_name, func, *args, countdown=None):
+        if task_name == chunks.CHUNK_TASK:
+            dropped.append(args)
+            return
+        real(task_name, func, *args, countdown=countdown)
+
+    monkeypatch.setattr(jobs, "enqueue", enqueue)
+    return dropped
+
+
+def _age(notification: Notification, seconds: float) -> None:
+    """Move the notification's and its deliveries' clocks back, as if ``seconds`` had passed."""
+    past = timezone.now() - timedelta(seconds=seconds)
+    Delivery.objects.filter(notification=notification).update(created_at=past, updated_at=past)
+    Notification.objects.filter(pk=notification.pk).update(started_at=past, progress_at=None)
+
+
+def test_planned_chunks_are_in_the_ledger_and_the_sweep_recovers_them(lost_jobs, monkeypatch):
+    devices = DeviceFactory.create_batch(5)
+    n = dispatch.create(audience={"devices": [d.pk for d in devices]}, title="ledger")
+    dispatch.plan(n.pk)
+    assert lost_jobs, "the chunk job was queued (and lost)"
+    assert Delivery.objects.filter(notification=n, status=DeliveryStatus.PENDING).count() == 5
+
+    # Within the grace period, and while the notification makes progress, nothing is requeued.
+    assert dispatch.send_due() == 0
+    _age(n, 120)
+    monkeypatch.setattr(jobs, "enqueue", lambda name, func, *args, countdown=None: func(*args))
+    assert dispatch.send_due() == 1
+    n.refresh_from_db()
+    assert (n.sent, n.status) == (5, "done")
+    assert len(testing.outbox) == 5
+
+
+def test_a_stalled_notification_is_requeued_once_per_grace(lost_jobs):
+    devices = DeviceFactory.create_batch(3)
+    n = dispatch.create(audience={"devices": [d.pk for d in devices]}, title="stall")
+    dispatch.plan(n.pk)
+    _age(n, 120)
+    lost_jobs.clear()
+    assert dispatch.send_due() == 1
+    assert dispatch.send_due() == 0  # stamped: not again on the next sweep
+    assert len(lost_jobs) == 1
+
+
+def test_a_planner_that_died_is_planned_again():
+    device = DeviceFactory()
+    n = dispatch.create(audience={"devices": [device.pk]}, title="replan")
+    Notification.objects.filter(pk=n.pk).update(
+        status="sending", started_at=timezone.now() - timedelta(minutes=5), planned_at=None
+    )
+    assert dispatch.send_due() == 1
+    n.refresh_from_db()
+    assert (n.sent, n.status) == (1, "done")
+
+
+def test_every_push_carries_the_notifications_dedupe_key_unless_it_has_a_collapse_key():
+    a, b = DeviceFactory.create_batch(2)
+    n = dispatch.send_message(PushMessage(title="x"), [a])
+    key = chunks.dedupe_key(n)
+    assert key.startswith("dp-") and testing.outbox[0].message.dedupe_key == key
+    assert testing.outbox[0].message.collapse_id == key and not testing.outbox[0].message.resend
+    dispatch.send_message(PushMessage(title="y", collapse_key="score"), [b])
+    assert testing.outbox[1].message.collapse_id == "score"
+
+
+def test_a_push_lost_with_its_connection_is_resent_collapse_keyed():
+    device = DeviceFactory()
+    testing.script_outcome(device.address, LOST)
+    n = dispatch.send_message(PushMessage(title="x"), [device])
+    first, resend = [e.message for e in testing.outbox]
+    assert first.dedupe_key == resend.dedupe_key == chunks.dedupe_key(n)
+    assert (first.resend, resend.resend) == (False, True)
+    d = Delivery.objects.get(notification=n)
+    assert (d.status, d.ambiguous_retry, n.sent) == ("sent", True, 1)
+
+
+def test_at_most_once_records_unknown_and_never_resends():
+    device = DeviceFactory()
+    testing.script_outcome(device.address, LOST)
+    n = dispatch.create(
+        audience={"devices": [device.pk]}, title="x", delivery_policy=DeliveryPolicy.AT_MOST_ONCE
+    )
+    dispatch.plan(n.pk, inline=True)
+    n.refresh_from_db()
+    assert len(testing.outbox) == 1 and testing.outbox[0].message.dedupe_key == ""
+    d = Delivery.objects.get(notification=n)
+    assert d.status == DeliveryStatus.UNKNOWN and "at-most-once" in d.reason
+    assert (n.unknown, n.failed, n.sent, n.status, n.pending) == (1, 0, 0, "done", 0)
+
+
+def test_an_orphaned_claim_is_resent_or_closed_unknown_by_policy():
+    a, b = DeviceFactory.create_batch(2)
+    stale = timezone.now() - timedelta(hours=1)
+    results = {}
+    for device, policy in ((a, DeliveryPolicy.AT_LEAST_ONCE), (b, DeliveryPolicy.AT_MOST_ONCE)):
+        n = dispatch.create(audience={"devices": [device.pk]}, title=policy, delivery_policy=policy)
+        Notification.objects.filter(pk=n.pk).update(status="sending", planned_at=timezone.now(), targeted=1)
+        Delivery.objects.create(
+            notification=n, device=device, platform="apns", claim="dead-worker", in_flight_since=stale
+        )
+        dispatch.process_chunk(n.pk, [device.pk])
+        results[policy] = Delivery.objects.get(notification=n)
+    resent, closed = results[DeliveryPolicy.AT_LEAST_ONCE], results[DeliveryPolicy.AT_MOST_ONCE]
+    assert (resent.status, resent.ambiguous_retry) == ("sent", True)
+    assert testing.outbox[0].message.resend is True
+    assert closed.status == DeliveryStatus.UNKNOWN and len(testing.outbox) == 1
+
+
+def test_giving_up_after_an_ambiguous_loss_records_unknown_not_failed(settings):
+    settings.DJANGO_PUSH = {**settings.DJANGO_PUSH, "MAX_ATTEMPTS": 2}
+    maybe, never = DeviceFactory.create_batch(2)
+    testing.script_outcome(maybe.address, LOST, SendResult.unavailable("http_503", "down"))
+    testing.script_outcome(never.address, *[SendResult.unavailable("http_503", "down")] * 2)
+    n = dispatch.send_message(PushMessage(title="x"), [maybe, never])
+    statuses = dict(Delivery.objects.filter(notification=n).values_list("device_id", "status"))
+    assert statuses == {maybe.pk: "unknown", never.pk: "failed"}
+    assert (n.unknown, n.failed, n.status) == (1, 1, "done")
+
+
+def test_retries_stop_when_the_time_budget_is_spent(settings):
+    settings.DJANGO_PUSH = {**settings.DJANGO_PUSH, "RETRY_BUDGET": 0.001}
+    device = DeviceFactory()
+    testing.script_outcome(device.address, *[SendResult.unavailable("http_500", "oops")] * 3)
+    n = dispatch.send_message(PushMessage(title="x"), [device])
+    d = Delivery.objects.get(notification=n)
+    assert d.status == "failed" and d.reason.startswith("gave up after 1 attempts")
+    assert len(testing.outbox) == 1
+
+
+def test_a_request_the_service_never_processed_costs_no_attempt(settings):
+    settings.DJANGO_PUSH = {**settings.DJANGO_PUSH, "MAX_ATTEMPTS": 2}
+    device = DeviceFactory()
+    testing.script_outcome(device.address, *[NOT_PROCESSED] * 4)
+    n = dispatch.send_message(PushMessage(title="x"), [device])
+    d = Delivery.objects.get(notification=n)
+    assert (d.status, d.attempts) == ("sent", 1)
+    assert len(testing.outbox) == 5
+
+
+def test_a_notification_type_sets_the_policy(settings):
+    from django_push.compose.send import send
+    from django_push.compose.types import NotificationType
+    from django_push.exceptions import PushConfigurationError
+
+    settings.DJANGO_PUSH = {
+        **settings.DJANGO_PUSH,
+        "NOTIFICATION_TYPES": {"login_code": {"delivery_policy": "at_most_once", "channels": ["push"]}},
+    }
+    device = DeviceFactory()
+    n = send("login_code", to=device, title="Your code is 123456")
+    assert n.delivery_policy == "at_most_once"
+    with pytest.raises(PushConfigurationError, match="delivery_policy"):
+        NotificationType("x", delivery_policy="exactly_once")
