@@ -1,9 +1,11 @@
 """Broadcasts through a real Celery worker and the local fake push service (real TLS + HTTP/2).
 
-These are the end-to-end proofs of the delivery guarantees (docs/delivery-guarantees.md):
-transient faults converge to exactly one accepted push per live device; dead tokens are deactivated;
-a worker killed with SIGKILL mid-broadcast loses nothing, and duplicates can only be deliveries
-marked ``ambiguous_retry``.
+These are the end-to-end proofs of the delivery guarantees (docs/delivery-guarantees.md). The fake is
+honest: a reset connection takes its in-flight streams with it, some of them already delivered, as
+real services do. So: transient faults converge to at least one delivered push per live device, the
+only duplicates are deliveries flagged ``ambiguous_retry``, and every one was collapse-keyed, so each
+device shows the notification once; dead tokens are deactivated; a worker killed with SIGKILL
+mid-broadcast (Celery's defaults, Redis broker) loses nothing, recovered by the ledger and send_due.
 """
 
 from __future__ import annotations
@@ -93,49 +95,68 @@ def test_5000_devices_with_20_percent_transient_faults(worker_factory, settings)
             lambda: Notification.objects.filter(pk=n.pk, status__in=["done", "failed"]).first(), timeout=240
         )
         accepted = dict(service.accepted)
+        shown = dict(service.shown)
 
     assert (n.status, n.targeted, n.sent, n.invalid, n.failed) == ("done", 5000, 4500, 500, 0), (
         outcome_summary(n)
     )
-    assert all(accepted.get(t) == 1 for t in live), {t: accepted.get(t) for t in live if accepted.get(t) != 1}
+    assert all(accepted.get(t, 0) >= 1 for t in live), "a device was missed"
+    duplicated = {t for t in live if accepted[t] > 1}
+    flagged = set(
+        Delivery.objects.filter(notification=n, ambiguous_retry=True).values_list(
+            "device__address", flat=True
+        )
+    )
+    assert duplicated <= flagged, "a duplicate that dispatch did not flag"
+    assert len(duplicated) <= 500, len(duplicated)  # 10 % of the devices at most
+    assert all(shown.get(t) == 1 for t in live), "a device showed a duplicate: not collapse-keyed"
+    print(f"\n20 % faults: {len(duplicated)} duplicates, all flagged and collapse-keyed")
     assert not any(accepted.get(t) for t in dead)
     assert Device.objects.filter(address__startswith="dead", active=False).count() == 500
     assert Device.objects.filter(active=True).count() == 4500
     retried = Delivery.objects.filter(notification=n, status="sent", attempts__gt=1).count()
     assert retried > 300  # the faults really happened and were retried
-    # A reset connection may take streams the service had already accepted with it; those are
-    # retried and flagged ambiguous. The fake service counts what it answered: still no duplicates.
     # A flag is only ever set on a delivery that was in fact sent again.
     assert not Delivery.objects.filter(notification=n, ambiguous_retry=True, attempts__lt=2).exists()
 
 
 def test_worker_killed_mid_broadcast_loses_nothing(worker_factory, settings):
+    """5,000 devices, django_push's and Celery's defaults on Redis (no visibility-timeout tuning): the
+    worker is SIGKILLed mid-broadcast with chunks in flight and prefetched; a new worker and the sweep
+    (``sendduepush --every 5``) finish it with nobody missed, within two minutes of the restart."""
+    import time
+
     with FakePushService(latency=0.3, fault_rate=0.0) as service:
-        push = apns_settings(service, CHUNK_SIZE=100, IN_FLIGHT_TIMEOUT=3)
+        push = apns_settings(service)
+        push.pop("MAX_ATTEMPTS")
         settings.DJANGO_PUSH = push
         env = {"DJANGO_PUSH_TEST_SETTINGS_JSON": json.dumps(push)}
         first = worker_factory(extra_env=env, concurrency=2)
         first.start()
-        live, _ = make_devices(3000)
+        live, _ = make_devices(5000)
         n = broadcast()
         wait_for(
-            lambda: Delivery.objects.filter(notification=n, status="sent").count() >= 400,
+            lambda: Delivery.objects.filter(notification=n, status="sent").count() >= 1200,
             timeout=120,
-            interval=0.05,
+            interval=0.02,
         )
         first.kill()
         sent_at_kill = Delivery.objects.filter(notification=n, status="sent").count()
-        assert sent_at_kill < 3000, "the broadcast finished before the kill; make it slower"
+        in_flight_at_kill = Delivery.objects.filter(notification=n).exclude(claim="").count()
+        assert sent_at_kill < 5000, "the broadcast finished before the kill; make it slower"
         worker_factory(extra_env=env, concurrency=2).start()
+        restarted = time.monotonic()
 
-        def sweep():  # what beat does every minute: re-queue work whose worker died
-            dispatch.send_due(grace=1.0)
+        def sweep():  # what `manage.py sendduepush --every 5` (or beat) does
+            dispatch.send_due()
             return Notification.objects.filter(pk=n.pk, status="done").first()
 
-        n = wait_for(sweep, timeout=180, interval=2.0)
+        n = wait_for(sweep, timeout=180, interval=5.0)
+        recovered_in = time.monotonic() - restarted
         accepted = dict(service.accepted)
+        shown = dict(service.shown)
 
-    assert (n.sent, n.targeted) == (3000, 3000)
+    assert (n.sent, n.targeted) == (5000, 5000)
     assert all(accepted.get(t, 0) >= 1 for t in live), "a device was missed"
     duplicated = {t for t in live if accepted.get(t, 0) > 1}
     ambiguous = set(
@@ -144,9 +165,12 @@ def test_worker_killed_mid_broadcast_loses_nothing(worker_factory, settings):
         )
     )
     assert duplicated <= ambiguous, "a duplicate that dispatch did not flag"
+    assert len(duplicated) <= in_flight_at_kill, (len(duplicated), in_flight_at_kill)
+    assert all(shown.get(t) == 1 for t in live), "a duplicate the device would show twice"
+    assert recovered_in < 120, recovered_in
     print(
-        f"\nSIGKILL at {sent_at_kill} sent: {len(ambiguous)} deliveries flagged ambiguous, "
-        f"{len(duplicated)} devices received the push twice"
+        f"\nSIGKILL at {sent_at_kill} sent, {in_flight_at_kill} in flight: done {recovered_in:.0f} s "
+        f"after the restart; {len(duplicated)} devices received the push twice, flagged, collapse-keyed"
     )
     assert max(accepted.values()) <= 2
 
