@@ -24,6 +24,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_push",
+    # The incumbents, for the importpushdevices and django_push.compat tests (test extra).
+    "push_notifications",
+    "fcm_django",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
