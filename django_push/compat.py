@@ -34,9 +34,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from . import dispatch
-from .message import PushMessage
-from .models import Device, Notification
+from django_push import dispatch
+from django_push.message import PushMessage
+from django_push.models import Device, Notification
 
 __all__ = ["send_message", "to_push_message"]
 

@@ -70,7 +70,10 @@ class NotificationAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (_("Counters"), {"fields": ("targeted", "sent", "failed", "invalid", "skipped", "unknown", "delivery_policy")}),
+        (
+            _("Counters"),
+            {"fields": ("targeted", "sent", "failed", "invalid", "skipped", "unknown", "delivery_policy")},
+        ),
     )
     readonly_fields = ("audience_display",)
 

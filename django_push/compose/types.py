@@ -69,7 +69,7 @@ class NotificationType:
         if self.delivery_policy not in DELIVERY_POLICIES:
             raise PushConfigurationError(
                 f'{where}["delivery_policy"] is {self.delivery_policy!r}; '
-                f'use one of {", ".join(DELIVERY_POLICIES)}.'
+                f"use one of {', '.join(DELIVERY_POLICIES)}."
             )
         if self.ttl is not None and (not isinstance(self.ttl, int) or self.ttl < 0):
             raise PushConfigurationError(f'{where}["ttl"] must be seconds (an int >= 0) or None.')

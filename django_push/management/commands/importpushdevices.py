@@ -11,8 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...conf import DEFAULT_APPLICATION
-from ...devices_import import (
+from django_push.devices.importing import (
     BATCH_SIZE,
     LEGACY_GCM,
     SOURCES,
@@ -21,6 +20,8 @@ from ...devices_import import (
     ModelReport,
     import_devices,
 )
+
+from ...conf import DEFAULT_APPLICATION
 
 
 class Command(BaseCommand):

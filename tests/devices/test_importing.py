@@ -14,10 +14,10 @@ from django.utils import timezone
 from fcm_django.models import FCMDevice
 from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice, WNSDevice
 
-from django_push.devices_import import DPN, FCM_DJANGO, import_devices
+from django_push.devices.importing import DPN, FCM_DJANGO, import_devices
 from django_push.models import Device
 
-from .factories import UserFactory
+from ..factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -377,7 +377,7 @@ def test_progress_on_a_tty_only():
 def test_owner_model_mismatch_is_refused(monkeypatch):
     from django.contrib.auth.models import Group
 
-    from django_push import devices_import
+    from django_push.devices import importing as devices_import
 
     monkeypatch.setattr(devices_import, "get_user_model", lambda: Group)
     APNSDevice.objects.create(registration_id=APNS_TOKEN)

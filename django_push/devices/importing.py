@@ -41,11 +41,16 @@ from rest_framework.exceptions import ValidationError
 
 # The registration API's own format rules, so an import admits nothing a client could not register.
 # (If this module moves under a devices/ package, these checks belong below it too.)
-from .api.validators import normalize_apns_token, validate_auth_secret, validate_fcm_token, validate_p256dh
-from .conf import DEFAULT_APPLICATION, PLATFORMS, push_settings
-from .exceptions import InvalidTarget
-from .models import Device, Platform
-from .webpush_endpoints import validate_endpoint
+from django_push.api.validators import (
+    normalize_apns_token,
+    validate_auth_secret,
+    validate_fcm_token,
+    validate_p256dh,
+)
+from django_push.backends.webpush_endpoints import validate_endpoint
+from django_push.conf import DEFAULT_APPLICATION, PLATFORMS, push_settings
+from django_push.exceptions import InvalidTarget
+from django_push.models import Device, Platform
 
 DPN = "django-push-notifications"
 FCM_DJANGO = "fcm-django"
