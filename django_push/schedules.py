@@ -18,7 +18,7 @@ PERIODIC_TASKS: tuple[dict[str, Any], ...] = (
     {
         "name": "django_push: send due notifications and retries",
         "task": "django_push.send_due",
-        "interval": {"every": 1, "period": "minutes"},
+        "interval": {"every": 10, "period": "seconds"},
     },
 )
 
