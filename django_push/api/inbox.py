@@ -31,8 +31,8 @@ from rest_framework.schemas.inspectors import ViewInspector
 
 from ..inbox_models import InboxItem
 from . import schema as docs
+from .parsers import SizeLimitedJSONParser
 from .permissions import api_permissions
-from .views import SizeLimitedJSONParser
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 MAX_IDS = 200  # 200 UUIDs stay well under the parser's 16 KiB
