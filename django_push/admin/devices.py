@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 from .. import dispatch
 from ..models import Delivery, Device, Subscription
 from ..results import DeliveryStatus
-from .forms import TestPushForm
+from .forms import DeviceAdminForm, TestPushForm
 
 #: A test push is sent synchronously, in the request: keep the selection small.
 TEST_PUSH_LIMIT = 100
@@ -58,6 +58,7 @@ class SubscriptionInline(admin.TabularInline):
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
+    form = DeviceAdminForm
     list_display = (
         "masked",
         "platform",
