@@ -156,13 +156,14 @@ class PreferenceViewSet(OwnerScopedMixin, viewsets.ViewSet):
         serializer = PreferenceSerializer(data=request.data, context={"kind": kind})
         serializer.is_valid(raise_exception=True)
         choices = {k: v for k, v in serializer.validated_data.items() if k in (PUSH, IN_APP)}
+        if not choices:  # nothing to change: no row either
+            return self.retrieve(request, notification_type)
         preference, _ = NotificationPreference.objects.get_or_create(
             user=caller(request), notification_type=kind.name
         )
-        if choices:
-            for key, value in choices.items():
-                setattr(preference, key, value)
-            preference.save(update_fields=[*choices, "updated_at"])
+        for key, value in choices.items():
+            setattr(preference, key, value)
+        preference.save(update_fields=[*choices, "updated_at"])
         return Response(represent(kind, preference))
 
     def update(self, request: Request, notification_type: str) -> Response:

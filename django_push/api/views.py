@@ -116,7 +116,8 @@ class DeviceDetailView(PushAPIView, generics.RetrieveDestroyAPIView):
         device = self.get_object()
         serializer = DeviceUpdateSerializer(device, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        serializer.save()
+        if serializer.validated_data:  # nothing to change: not even updated_at
+            serializer.save()
         return Response(DeviceSerializer(device).data)
 
 

@@ -92,6 +92,15 @@ def test_escaped_quotes_inside_strings_are_skipped(api):
     assert Device.objects.get().name == 'a"[[[\\'
 
 
+def test_nesting_is_counted_on_the_decoded_text(api):
+    """In UTF-16 a backslash is two bytes, so counting bytes would take the escaped quote for the
+    string's end, count the brackets inside the string as closing ones and miss the real nesting."""
+    deep = "[" * 40 + "]" * 40
+    body = ('{"name": "\\"' + "]" * 40 + '", "x": ' + deep + "}").encode("utf-16")
+    response = api.post(API + "devices/", body, content_type="application/json; charset=utf-16")
+    assert response.json() == {"detail": DEPTH_MESSAGE}
+
+
 def test_a_recursion_error_is_a_400_whatever_the_recursion_limit(api, monkeypatch):
     """Should the decoder still run out of stack (a lower recursion limit, another interpreter), the
     RecursionError is a 400 too, never a 500."""
