@@ -6,6 +6,8 @@ Set DJANGO_PUSH_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to send through Celer
 import os
 from pathlib import Path
 
+from django_push.sqlite import sqlite_options
+
 BASE_DIR = Path(__file__).resolve().parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-secret")
@@ -58,6 +60,8 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DJANGO_DB_PATH", str(BASE_DIR / "db.sqlite3")),
+        # Concurrent requests write without "database is locked": WAL, BEGIN IMMEDIATE, a 20 s wait.
+        "OPTIONS": sqlite_options(),
     }
 }
 STATIC_URL = "/static/"

@@ -2,6 +2,9 @@
 worker when DJANGO_PUSH_TEST_SERVICES=1 (see README, "Running the tests")."""
 
 import os
+from typing import Any
+
+from django_push.sqlite import sqlite_options
 
 SERVICES = os.environ.get("DJANGO_PUSH_TEST_SERVICES") == "1"
 
@@ -55,7 +58,7 @@ REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if SERVICES:
-    DATABASES = {
+    DATABASES: dict[str, dict[str, Any]] = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": os.environ.get("DJANGO_PUSH_TEST_DB", "test"),
@@ -71,7 +74,10 @@ if SERVICES:
         }
     }
 else:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    # What a site should use (README, "SQLite"); tests/api/test_concurrency_sqlite.py checks them on a file.
+    DATABASES = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:", "OPTIONS": sqlite_options()}
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_TASK_ALWAYS_EAGER = not SERVICES

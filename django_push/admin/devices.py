@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from django_push import dispatch
-from django_push.admin.forms import TestPushForm
+from django_push.admin.forms import DeviceAdminForm, TestPushForm
 from django_push.devices import lifecycle
 from django_push.models import Delivery, Device, Subscription
 from django_push.results import DeliveryStatus
@@ -58,6 +58,7 @@ class SubscriptionInline(admin.TabularInline):
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
+    form = DeviceAdminForm
     list_display = (
         "masked",
         "platform",

@@ -1,4 +1,5 @@
-"""Forms of the push admin: the broadcast composer and the device "Send test push…" action."""
+"""Forms of the push admin: the broadcast composer, the device change form and its "Send test push…"
+action."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from django_push import validation
 from django_push.conf import DEFAULT_APPLICATION, PLATFORMS, push_settings
 from django_push.dispatch import audience as audience_mod
 from django_push.message import APNS_PUSH_TYPES, PRIORITIES, PushMessage
-from django_push.models import Platform, Topic
+from django_push.models import Device, Platform, Topic
 
 #: Audience keys the composer's own fields produce; the JSON field may add the others.
 FIELD_KEYS = ("all", "users", "topics", "platforms", "applications")
@@ -44,6 +46,21 @@ class JSONObjectField(forms.JSONField):
         if not isinstance(value, dict):
             raise ValidationError(self.error_messages["not_object"], code="not_object")
         return value
+
+
+class DeviceAdminForm(forms.ModelForm):
+    """The device change form: locale and time zone checked and normalized as the API does
+    (:mod:`django_push.validation`), so the admin cannot store what a registration would refuse."""
+
+    class Meta:
+        model = Device
+        fields = ("locale", "time_zone")  # DeviceAdmin's fieldsets choose the fields it shows
+
+    def clean_locale(self) -> str:
+        return validation.normalize_locale(self.cleaned_data.get("locale") or "")
+
+    def clean_time_zone(self) -> str:
+        return validation.validate_time_zone(self.cleaned_data.get("time_zone") or "")
 
 
 class MessageFieldsMixin(forms.Form):

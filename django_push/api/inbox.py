@@ -30,8 +30,8 @@ from rest_framework.response import Response
 from rest_framework.schemas.inspectors import ViewInspector
 
 from django_push.api import schema as docs
+from django_push.api.parsers import SizeLimitedJSONParser
 from django_push.api.permissions import api_permissions
-from django_push.api.views import SizeLimitedJSONParser
 from django_push.models.inbox import InboxItem
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"

@@ -8,6 +8,7 @@ caller's quiet hours.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import Http404
@@ -155,13 +156,14 @@ class PreferenceViewSet(OwnerScopedMixin, viewsets.ViewSet):
         serializer = PreferenceSerializer(data=request.data, context={"kind": kind})
         serializer.is_valid(raise_exception=True)
         choices = {k: v for k, v in serializer.validated_data.items() if k in (PUSH, IN_APP)}
+        if not choices:  # nothing to change: no row either
+            return self.retrieve(request, notification_type)
         preference, _ = NotificationPreference.objects.get_or_create(
             user=caller(request), notification_type=kind.name
         )
-        if choices:
-            for key, value in choices.items():
-                setattr(preference, key, value)
-            preference.save(update_fields=[*choices, "updated_at"])
+        for key, value in choices.items():
+            setattr(preference, key, value)
+        preference.save(update_fields=[*choices, "updated_at"])
         return Response(represent(kind, preference))
 
     def update(self, request: Request, notification_type: str) -> Response:
@@ -174,6 +176,9 @@ class PreferenceViewSet(OwnerScopedMixin, viewsets.ViewSet):
         return kind
 
 
+_OFFSET = re.compile(r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)\s*$")
+
+
 @extend_schema_field(
     {
         "type": "string",
@@ -183,9 +188,21 @@ class PreferenceViewSet(OwnerScopedMixin, viewsets.ViewSet):
     }
 )
 class LocalTimeField(serializers.TimeField):
-    """A wall-clock time in the user's zone; OpenAPI's ``format: time`` would demand an offset."""
+    """A wall-clock time in the user's zone; OpenAPI's ``format: time`` would demand an offset.
+
+    A time given with an offset (``22:00+02:00``, ``22:00Z``) is refused: Django's time parser would
+    drop the offset silently, and the zone belongs in ``time_zone`` anyway."""
+
+    default_error_messages = {
+        "offset": (
+            "Give a local time without an offset, e.g. 22:00; "
+            "say which zone in the time_zone field (e.g. Europe/Paris)."
+        )
+    }
 
     def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str) and _OFFSET.search(value):
+            self.fail("offset")
         parsed = super().to_internal_value(value)
         if parsed.tzinfo is not None:
             self.fail("invalid", format="HH:MM[:SS] (a local time, without an offset)")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import zoneinfo
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import ValidationError
 
+from django_push import validation
 from django_push.conf import push_settings
+from django_push.validation import LOCALE_MAX_LENGTH, TIME_ZONE_MAX_LENGTH  # noqa: F401 (used by the serializers)
 
 APNS_TOKEN_LENGTH = 64
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -28,17 +30,6 @@ _FCM_TOKEN = re.compile(r"^[A-Za-z0-9_:.\-]+$")
 
 P256DH_LENGTH = 65  # an uncompressed P-256 point: 0x04 || X (32 bytes) || Y (32 bytes)
 AUTH_SECRET_LENGTH = 16
-
-# BCP 47 as devices report it: language, optional script, optional region, optional variants.
-_LOCALE = re.compile(
-    r"^(?P<language>[A-Za-z]{2,3})"
-    r"(?:-(?P<script>[A-Za-z]{4}))?"
-    r"(?:-(?P<region>[A-Za-z]{2}|[0-9]{3}))?"
-    r"(?P<variants>(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*)$"
-)
-LOCALE_MAX_LENGTH = 35
-TIME_ZONE_MAX_LENGTH = 64
-_TIME_ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*$")
 
 
 def normalize_apns_token(value: str) -> str:
@@ -125,38 +116,19 @@ def validate_auth_secret(value: str) -> str:
 
 
 def normalize_locale(value: str) -> str:
-    """``fr_ca`` → ``fr-CA``, ``ZH-hant-tw`` → ``zh-Hant-TW``: one spelling per locale, so audiences
-    filtered by locale match whatever the client sent."""
-    text = value.strip().replace("_", "-")
-    if not text:
-        return ""
-    match = _LOCALE.match(text) if len(text) <= LOCALE_MAX_LENGTH else None
-    if match is None:
-        raise ValidationError(
-            f"{value!r} is not a BCP 47 language tag such as 'fr', 'fr-CA' or 'zh-Hant-TW'."
-        )
-    parts = [match["language"].lower()]
-    if match["script"]:
-        parts.append(match["script"].title())
-    if match["region"]:
-        parts.append(match["region"].upper())
-    if match["variants"]:
-        parts.extend(v.lower() for v in match["variants"].strip("-").split("-"))
-    return "-".join(parts)
+    """``fr_ca`` → ``fr-CA``: see :func:`django_push.validation.normalize_locale` (shared with the admin)."""
+    try:
+        return validation.normalize_locale(value)
+    except DjangoValidationError as exc:
+        raise ValidationError(exc.messages) from exc
 
 
 def validate_time_zone(value: str) -> str:
-    name = value.strip()
-    if not name:
-        return ""
-    message = f"{value!r} is not an IANA time zone name such as 'Europe/Paris' or 'America/New_York'."
-    if len(name) > TIME_ZONE_MAX_LENGTH or not _TIME_ZONE.match(name):
-        raise ValidationError(message)
+    """See :func:`django_push.validation.validate_time_zone` (shared with the admin)."""
     try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise ValidationError(message) from exc
-    return name
+        return validation.validate_time_zone(value)
+    except DjangoValidationError as exc:
+        raise ValidationError(exc.messages) from exc
 
 
 def validate_application(platform: str, application: str) -> None:

@@ -7,7 +7,6 @@ Devices are addressed by their opaque ``public_id``; tokens never appear in URLs
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -15,9 +14,9 @@ from uuid import UUID
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import BasePagination, PageNumberPagination
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +25,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from django_push.api import schema as docs
+from django_push.api.parsers import MAX_BODY_BYTES, RequestTooLarge, SizeLimitedJSONParser  # noqa: F401 (moved there)
 from django_push.api.permissions import anonymous_webpush_allowed, api_permissions
 from django_push.api.serializers import (
     DeviceRegistrationSerializer,
@@ -41,27 +41,6 @@ from django_push.api.serializers import (
 from django_push.api.throttling import RegistrationThrottle
 from django_push.conf import push_settings
 from django_push.models import Device, Subscription, Topic
-
-MAX_BODY_BYTES = 16 * 1024
-
-
-class RequestTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = f"The request body is larger than {MAX_BODY_BYTES} bytes."
-    default_code = "request_too_large"
-
-
-class SizeLimitedJSONParser(JSONParser):
-    """JSON, at most :data:`MAX_BODY_BYTES`: registrations are a few hundred bytes, so anything much
-    bigger is a mistake or an attack, refused before it is parsed."""
-
-    max_bytes = MAX_BODY_BYTES
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        body = stream.read(self.max_bytes + 1)
-        if len(body) > self.max_bytes:
-            raise RequestTooLarge()
-        return super().parse(io.BytesIO(body), media_type, parser_context)
 
 
 class Pagination(PageNumberPagination):
@@ -137,7 +116,8 @@ class DeviceDetailView(PushAPIView, generics.RetrieveDestroyAPIView):
         device = self.get_object()
         serializer = DeviceUpdateSerializer(device, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        serializer.save()
+        if serializer.validated_data:  # nothing to change: not even updated_at
+            serializer.save()
         return Response(DeviceSerializer(device).data)
 
 
@@ -252,6 +232,7 @@ class VapidPublicKeyView(APIView):
     schema = docs.SCHEMA_CLASS()
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    parser_classes: Sequence[type[BaseParser]] = [SizeLimitedJSONParser]
 
     def get(self, request: Request) -> Response:
         key = push_settings.VAPID_PUBLIC_KEY

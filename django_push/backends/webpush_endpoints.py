@@ -19,6 +19,10 @@ Rules:
 * ports: an entry without a port allows only the default port 443 (``:443`` written explicitly is
   the same URL); any other port must be named by the entry (``"127.0.0.1:8443"``,
   ``"*.example.net:8443"``).
+* a subscription id must follow the service's base path: ``https://fcm.googleapis.com/fcm/send/``,
+  ``https://updates.push.services.mozilla.com/wpush/v2/`` or ``https://web.push.apple.com/`` alone is
+  the service, not a subscription (see :data:`SERVICE_BASE_PATHS`); a Windows endpoint needs its
+  ``?token=``; on any other host, an endpoint needs a path or a query.
 
 Redirects are never followed by the transports, so a 3xx answer cannot lead elsewhere. DNS is not
 resolved here: an allow-listed name is trusted to point where its owner says.
@@ -30,7 +34,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from django_push.conf import push_settings
 from django_push.exceptions import InvalidTarget, PushConfigurationError
@@ -40,6 +44,17 @@ DEFAULT_PORT = 443
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f\\]")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: Where the known push services put the subscription id: after one of these paths (compared without
+#: empty segments, so ``/fcm/send``, ``/fcm/send/`` and ``/fcm/send//`` are all the bare base).
+SERVICE_BASE_PATHS: dict[str, tuple[str, ...]] = {
+    "fcm.googleapis.com": ("/", "/fcm/send/", "/wp/"),
+    "updates.push.services.mozilla.com": ("/", "/wpush/v1/", "/wpush/v2/", "/push/v1/"),
+    "push.services.mozilla.com": ("/", "/wpush/v1/", "/wpush/v2/", "/push/v1/"),
+    "web.push.apple.com": ("/",),
+}
+#: Windows (WNS) endpoints carry the subscription in the query: ``https://….notify.windows.com/w/?token=…``.
+WNS_SUFFIX = ".notify.windows.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +198,32 @@ def validate_endpoint(url: str, allowed_hosts: Sequence[str] | Sequence[AllowedH
             f"The Web Push endpoint host {where!r} is not a known push service "
             "(DJANGO_PUSH['WEBPUSH_ALLOWED_HOSTS'])."
         )
+    _require_subscription_id(canonical, parts.path, parts.query)
     netloc = f"[{canonical}]" if address is not None and address.version == 6 else canonical
     if port != DEFAULT_PORT:
         netloc += f":{port}"
     query = f"?{parts.query}" if parts.query else ""
     return f"https://{netloc}{parts.path}{query}"
+
+
+def _require_subscription_id(host: str, path: str, query: str) -> None:
+    """Refuse an endpoint that is only its push service's base path, with no subscription after it."""
+    segments = "/".join(segment for segment in path.split("/") if segment)
+    if host.endswith(WNS_SUFFIX):
+        if not any(value.strip() for value in parse_qs(query).get("token", [])):
+            raise InvalidTarget(
+                "The Web Push endpoint has no subscription id: a Windows endpoint ends in ?token=…."
+            )
+        return
+    bare = not (segments or query)  # any host: a path or a query at least
+    bases = SERVICE_BASE_PATHS.get(host)
+    if bases is not None:  # a known service: something after its base path
+        bare = segments in {base.strip("/") for base in bases}
+    if bare:
+        raise InvalidTarget(
+            f"The Web Push endpoint has no subscription id: {path or '/'!r} is the push service's base "
+            "path, not a subscription."
+        )
 
 
 def origin(endpoint: str) -> str:

@@ -231,3 +231,49 @@ def test_send_test_push_limit(admin_client, monkeypatch):
     assert response.status_code == 302
     assert texts(response) == ["Select at most 1 devices for a test push."]
     assert testing.outbox == []
+
+
+def _change_form(device, **values):
+    return {
+        "owner": device.owner_id,
+        "name": device.name,
+        "environment": "production",
+        "active": "on",
+        "locale": "",
+        "time_zone": "",
+        "subscriptions-TOTAL_FORMS": "0",
+        "subscriptions-INITIAL_FORMS": "0",
+        "subscriptions-MIN_NUM_FORMS": "0",
+        "subscriptions-MAX_NUM_FORMS": "1000",
+        **values,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("locale", "../../etc/passwd", "is not a BCP 47 language tag"),
+        ("locale", "english", "is not a BCP 47 language tag"),
+        ("time_zone", "../../etc/passwd", "is not an IANA time zone name"),
+        ("time_zone", "Europe", "is not an IANA time zone name"),  # a directory of zoneinfo
+        ("time_zone", "Mars/Olympus", "is not an IANA time zone name"),
+    ],
+)
+def test_change_form_refuses_what_the_api_refuses(admin_client, field, value, message):
+    device = DeviceFactory(locale="fr-FR", time_zone="Europe/Paris")
+    response = admin_client.post(change_url(device), _change_form(device, **{field: value}))
+    assert response.status_code == 200  # the form again, with the error
+    errors = response.context["adminform"].form.errors
+    assert message in errors[field][0]
+    after = Device.objects.get(pk=device.pk)
+    assert (after.locale, after.time_zone) == ("fr-FR", "Europe/Paris")
+
+
+def test_change_form_normalizes_like_the_api(admin_client):
+    device = DeviceFactory()
+    response = admin_client.post(
+        change_url(device), _change_form(device, locale="zh_hant_tw", time_zone=" America/Toronto ")
+    )
+    assert response.status_code == 302
+    after = Device.objects.get(pk=device.pk)
+    assert (after.locale, after.time_zone) == ("zh-Hant-TW", "America/Toronto")

@@ -132,3 +132,53 @@ def test_throttle_keys_users_apart_from_addresses():
     assert (
         RegistrationThrottle().get_cache_key(req, None) == f"throttle_django_push_registration_user-{user.pk}"
     )
+
+
+RESUBSCRIBE = API + "webpush/resubscribe/"
+
+
+def resubscribe(client: APIClient, **extra: str) -> int:
+    body = {"old": subscription(), "subscription": subscription()}
+    return client.post(RESUBSCRIBE, body, format="json", REMOTE_ADDR="10.0.0.1", **extra).status_code
+
+
+def test_a_fresh_x_forwarded_for_does_not_dodge_the_anonymous_throttle(anon, push_conf):
+    """With NUM_PROXIES unset, X-Forwarded-For is whatever the client wrote: it must not be the key."""
+    push_conf(API_THROTTLE_RATE="3/min")
+    statuses = [resubscribe(anon, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}") for i in range(6)]
+    assert statuses == [404, 404, 404, 429, 429, 429]
+
+
+@pytest.mark.parametrize("num_proxies", [None, 0])
+def test_without_proxies_the_key_is_remote_addr(anon, settings, num_proxies):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+    request = APIClient().request().wsgi_request
+    request.META.update(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7, 198.51.100.2")
+    assert RegistrationThrottle().get_ident(request) == "10.0.0.1"
+
+
+def test_behind_proxies_the_key_is_the_address_the_nearest_proxy_saw(anon, settings, push_conf):
+    """NUM_PROXIES = 1: the last X-Forwarded-For entry is the one our proxy added; what the client
+    put before it does not matter."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    push_conf(API_THROTTLE_RATE="2/min")
+    spoofed = [resubscribe(anon, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}, 198.51.100.2") for i in range(3)]
+    assert spoofed == [404, 404, 429]
+    assert resubscribe(anon, HTTP_X_FORWARDED_FOR="198.51.100.3") == 404  # another client
+
+
+@pytest.mark.parametrize(
+    ("num_proxies", "xff", "ident"),
+    [
+        (2, "203.0.113.7, 198.51.100.2, 10.0.0.5", "198.51.100.2"),
+        (3, "198.51.100.2", "198.51.100.2"),  # fewer entries than proxies: the leftmost
+        (1, "not-an-address", "10.0.0.1"),  # garbage from a misconfigured proxy: the socket address
+        (1, "2001:DB8::0:1", "2001:db8::1"),  # one spelling per address
+        (1, "", "10.0.0.1"),
+    ],
+)
+def test_forwarded_address_choice(anon, settings, num_proxies, xff, ident):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+    request = APIClient().request().wsgi_request
+    request.META.update(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=xff)
+    assert RegistrationThrottle().get_ident(request) == ident

@@ -283,3 +283,56 @@ def test_form_encoded_body_is_refused_with_415(api):
     response = api.post(DEVICES, {"platform": "apns", "token": APNS_TOKEN})
     assert response.status_code == 415
     assert "Unsupported media type" in response.json()["detail"]
+
+
+QUIET = API + "preferences/quiet-hours/"
+
+
+@pytest.mark.parametrize("given", ["22:00+02:00", "22:00:00-05:00", "22:00Z", "22:00:00.5+0100"])
+def test_quiet_hours_with_an_offset_are_refused(api, user, given):
+    """An offset used to be dropped silently (22:00+02:00 stored as 22:00 in the user's zone)."""
+    from django_push.models.preferences import QuietHours
+
+    response = api.put(QUIET, {"start": given, "end": "07:00", "time_zone": "Europe/Paris"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "start": [
+            "Give a local time without an offset, e.g. 22:00; "
+            "say which zone in the time_zone field (e.g. Europe/Paris)."
+        ]
+    }
+    assert not QuietHours.objects.filter(user=user).exists()
+    ok = api.put(QUIET, {"start": "22:00", "end": "07:00:30", "time_zone": "Europe/Paris"}, format="json")
+    assert ok.status_code == 200, ok.json()
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://fcm.googleapis.com/fcm/send/",
+        "https://fcm.googleapis.com/fcm/send",
+        "https://fcm.googleapis.com/fcm/send//",
+        "https://fcm.googleapis.com/wp/",
+        "https://fcm.googleapis.com/",
+        "https://updates.push.services.mozilla.com/wpush/v2/",
+        "https://updates.push.services.mozilla.com/wpush/v1/",
+        "https://web.push.apple.com/",
+        "https://web.push.apple.com",
+        "https://wns2-par02p.notify.windows.com/w/?token=",
+        "https://wns2-par02p.notify.windows.com/w/",
+    ],
+)
+def test_an_endpoint_without_a_subscription_id_is_refused(api, push_conf, endpoint):
+    push_conf(
+        WEBPUSH_ALLOWED_HOSTS=[
+            "fcm.googleapis.com",
+            "updates.push.services.mozilla.com",
+            "web.push.apple.com",
+            "*.notify.windows.com",
+        ]
+    )
+    response = api.post(SUBSCRIBE, subscription(endpoint), format="json")
+    assert response.status_code == 400
+    [error] = response.json()["endpoint"]
+    assert "has no subscription id" in error
+    assert not Device.objects.exists()

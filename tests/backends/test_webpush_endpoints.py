@@ -20,7 +20,7 @@ DEFAULTS = [
     [
         ("https://fcm.googleapis.com/fcm/send/abc:def", "https://fcm.googleapis.com/fcm/send/abc:def"),
         ("https://wns2-par02p.notify.windows.com/w/?token=BQYAAA%2b", None),
-        ("https://a.b.notify.windows.com/w/", None),
+        ("https://a.b.notify.windows.com/w/?token=AwYAAAD", None),
         ("https://web.push.apple.com/QGx", None),
         ("HTTPS://FCM.GoogleAPIs.com/fcm/send/X", "https://fcm.googleapis.com/fcm/send/X"),
         ("https://fcm.googleapis.com:443/fcm/send/x", "https://fcm.googleapis.com/fcm/send/x"),
@@ -123,3 +123,49 @@ def test_allow_list_must_be_a_list_not_a_string():
 def test_origin_is_the_vapid_audience():
     assert origin("https://127.0.0.1:8443/wp/1") == "https://127.0.0.1:8443"
     assert origin("https://fcm.googleapis.com/fcm/send/x") == "https://fcm.googleapis.com"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://fcm.googleapis.com/fcm/send/",
+        "https://fcm.googleapis.com/fcm/send",
+        "https://fcm.googleapis.com/fcm/send//",
+        "https://fcm.googleapis.com/fcm/send/?x=1",  # a query is not a subscription id here
+        "https://fcm.googleapis.com/wp/",
+        "https://fcm.googleapis.com/",
+        "https://fcm.googleapis.com",
+        "https://updates.push.services.mozilla.com/wpush/v2/",
+        "https://updates.push.services.mozilla.com/wpush/v1",
+        "https://updates.push.services.mozilla.com/",
+        "https://web.push.apple.com/",
+        "https://web.push.apple.com",
+        "https://web.push.apple.com//",
+        "https://wns2-par02p.notify.windows.com/w/?token=",
+        "https://wns2-par02p.notify.windows.com/w/?token=%20",
+        "https://wns2-par02p.notify.windows.com/w/",
+        "https://wns2-par02p.notify.windows.com/w/?other=1",
+        "https://push.example.net/",  # a host of the operator's: a path or a query at least
+        "https://push.example.net",
+    ],
+)
+def test_a_service_base_path_without_a_subscription_id_is_refused(url):
+    with pytest.raises(InvalidTarget, match="has no subscription id"):
+        validate_endpoint(url, [*DEFAULTS, "push.example.net"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://fcm.googleapis.com/fcm/send/dTTnTmfj5Ek:APA91b",
+        "https://fcm.googleapis.com/wp/dTTnTmfj5Ek:APA91b",
+        "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABk",
+        "https://updates.push.services.mozilla.com/wpush/v1/gAAAAABk",
+        "https://web.push.apple.com/QGuQyavXutnMVg",
+        "https://wns2-par02p.notify.windows.com/w/?token=BQYAAAD",
+        "https://push.example.net/s/1",
+        "https://push.example.net/?sub=1",
+    ],
+)
+def test_an_endpoint_with_a_subscription_id_is_allowed(url):
+    assert validate_endpoint(url, [*DEFAULTS, "push.example.net"]) == url

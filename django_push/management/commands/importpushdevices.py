@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_push.conf import DEFAULT_APPLICATION
 from django_push.devices.importing import (
     BATCH_SIZE,
     LEGACY_GCM,
@@ -20,8 +21,6 @@ from django_push.devices.importing import (
     ModelReport,
     import_devices,
 )
-
-from ...conf import DEFAULT_APPLICATION
 
 
 class Command(BaseCommand):
