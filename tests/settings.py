@@ -1,9 +1,16 @@
 """Test settings: SQLite + eager in-process dispatch by default; PostgreSQL + Redis + a real Celery
 worker when DJANGO_PUSH_TEST_SERVICES=1 (see README, "Running the tests")."""
 
+import hashlib
 import os
+from pathlib import Path
 
 SERVICES = os.environ.get("DJANGO_PUSH_TEST_SERVICES") == "1"
+# Services runs from different checkouts (worktrees) at once must not share a test database or a
+# Redis key space: one run's teardown could not drop the database while the other's worker is
+# connected to it ("database ... is being accessed by other users"), and each run's worker would take
+# the other's tasks. So both are named after the checkout; one services run per checkout at a time.
+CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -59,12 +66,18 @@ if SERVICES:
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "USER": os.environ.get("PGUSER", "postgres"),
             "PORT": os.environ.get("PGPORT", "5432"),
+            "TEST": {"NAME": f"test_django_push_{CHECKOUT}"},
+            # Who holds a connection, in pg_stat_activity (the teardown check in tests/conftest.py).
+            "OPTIONS": {
+                "application_name": f"django_push tests: {os.environ.get('DJANGO_PUSH_TEST_ROLE', 'pytest')}"
+            },
         }
     }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+            "KEY_PREFIX": f"django_push_{CHECKOUT}",
         }
     }
 else:
@@ -74,7 +87,7 @@ else:
 CELERY_TASK_ALWAYS_EAGER = not SERVICES
 CELERY_BROKER_URL = os.environ.get("DJANGO_PUSH_TEST_BROKER", "redis://127.0.0.1:6379/14") if SERVICES else ""
 # A task whose worker was SIGKILLed comes back after this long (Redis has no broker-side acks).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 20}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 20, "global_keyprefix": f"django_push_{CHECKOUT}:"}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
