@@ -40,6 +40,9 @@ def enqueue(job: str, *args: Any, countdown: float | None = None) -> None:
             options["queue"] = push_settings.CELERY_QUEUE
         task.apply_async(args=args, **options)
         return
+    from .checks_values import warn_if_broker_unused
+
+    warn_if_broker_unused()
     if countdown:
         if countdown > float(push_settings.EAGER_RETRY_MAX_WAIT):
             # Too long to wait in-process; the deliveries keep their next_attempt_at and the
