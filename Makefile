@@ -19,12 +19,16 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed-demo
 
+# Ctrl-C stops runserver (it gets the SIGINT); the sweeper runs in the background, where sh ignores
+# SIGINT, so the EXIT trap stops it by PID (traps set after it starts, so it inherits none). The old
+# `trap 'kill 0' INT TERM EXIT` signalled the shell itself, which re-ran the trap until dash crashed:
+# "make: *** [Makefile:26: demo] Segmentation fault".
 demo: $(VENV)/.installed-demo
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setupdemo
 	@echo "Serving http://127.0.0.1:8000/ (console push backend: pushes are printed below). Ctrl-C stops."
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(PY) manage.py sendduepush --every 5 > /dev/null & \
+	@$(PY) manage.py sendduepush --every 5 > /dev/null & sweeper=$$!; \
+	  trap 'kill $$sweeper 2>/dev/null' EXIT; trap 'exit 0' INT; trap 'exit 143' TERM; trap 'exit 129' HUP; \
 	  $(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(VENV)/.installed-test

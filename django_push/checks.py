@@ -1,4 +1,7 @@
-"""System checks for ``settings.DJANGO_PUSH`` (ids django_push.E0xx / W0xx), each with a hint."""
+"""System checks for ``settings.DJANGO_PUSH`` (ids django_push.E0xx / W0xx), each with a hint.
+
+Names and shapes here; values (keys, files, dotted paths, rates, the Celery app) in checks_values.py.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 from django.core import checks
 from django.utils.module_loading import import_string
 
+from django_push.checks_values import check_values
 from django_push.conf import DEFAULTS, PLATFORMS, push_settings
 from django_push.exceptions import PushConfigurationError
 
@@ -87,7 +91,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="django_push.E010",
             )
         )
-    return errors
+    return errors + check_values(raw)
 
 
 def _check_backends(backends: Any) -> list[checks.CheckMessage]:
@@ -142,7 +146,13 @@ def _check_backends(backends: Any) -> list[checks.CheckMessage]:
             continue
         options = conf.get("OPTIONS") or {}
         if not isinstance(options, dict):
-            errors.append(checks.Error(f'{path}["OPTIONS"] must be a dict.', hint="", id="django_push.E006"))
+            errors.append(
+                checks.Error(
+                    f'{path}["OPTIONS"] must be a dict.',
+                    hint='e.g. "OPTIONS": {"topic": "com.example.app"}',
+                    id="django_push.E006",
+                )
+            )
             continue
         # With applications listed, options are checked per application, where the merge is complete.
         if not _has_applications_for(alias):
@@ -180,7 +190,9 @@ def _check_applications(applications: Any, backends: Any) -> list[checks.CheckMe
         if not isinstance(conf, dict) or conf.get("PLATFORM") not in PLATFORMS:
             errors.append(
                 checks.Error(
-                    f'{path} needs "PLATFORM", one of {", ".join(PLATFORMS)}.', hint="", id="django_push.E009"
+                    f'{path} needs "PLATFORM", one of {", ".join(PLATFORMS)}.',
+                    hint='e.g. {"PLATFORM": "apns", "OPTIONS": {"topic": "com.example.app"}}',
+                    id="django_push.E009",
                 )
             )
             continue

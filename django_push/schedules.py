@@ -1,4 +1,8 @@
-"""django-celery-beat schedules for the app's periodic work, created idempotently after migrate."""
+"""django-celery-beat schedules for the app's periodic work, created after migrate when missing.
+
+An entry that exists is never changed (an operator may have moved its crontab, disabled it, given it
+arguments): only ``manage.py setuppushschedules --reset`` puts the defaults back.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ PERIODIC_TASKS: tuple[dict[str, Any], ...] = (
 )
 
 
-def ensure_periodic_tasks(sender: Any = None, **kwargs: Any) -> int:
-    """Create or update the beat entries (only when django_celery_beat is installed). Returns count."""
+def ensure_periodic_tasks(sender: Any = None, *, reset: bool = False, **kwargs: Any) -> int:
+    """Create the beat entries that are missing (only when django_celery_beat is installed); an
+    existing entry is left as it is unless ``reset``, which restores its task, schedule and enabled
+    flag. Returns how many entries were created (or, with ``reset``, created or reset)."""
     from django.apps import apps
 
     if not apps.is_installed("django_celery_beat"):
@@ -34,9 +40,12 @@ def ensure_periodic_tasks(sender: Any = None, **kwargs: Any) -> int:
     from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
     using = kwargs.get("using", "default")
-    created = 0
+    tasks = PeriodicTask.objects.using(using)
+    changed = 0
     for spec in PERIODIC_TASKS:
-        defaults: dict[str, Any] = {"task": spec["task"]}
+        if not reset and tasks.filter(name=spec["name"]).exists():
+            continue  # the operator's entry, whatever it says now
+        defaults: dict[str, Any] = {"task": spec["task"], "enabled": True}
         if "crontab" in spec:
             schedule, _ = CrontabSchedule.objects.using(using).get_or_create(
                 **spec["crontab"], timezone="UTC"
@@ -45,8 +54,9 @@ def ensure_periodic_tasks(sender: Any = None, **kwargs: Any) -> int:
         else:
             interval, _ = IntervalSchedule.objects.using(using).get_or_create(**spec["interval"])
             defaults.update(interval=interval, crontab=None)
-        _, was_created = PeriodicTask.objects.using(using).update_or_create(
-            name=spec["name"], defaults=defaults
-        )
-        created += was_created
-    return created
+        if reset:
+            tasks.update_or_create(name=spec["name"], defaults=defaults)
+            changed += 1
+        else:
+            changed += tasks.get_or_create(name=spec["name"], defaults=defaults)[1]
+    return changed

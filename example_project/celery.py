@@ -1,4 +1,7 @@
-"""The example site's Celery app: `celery -A example_project worker` (needs DJANGO_PUSH_BROKER_URL)."""
+"""The example site's Celery app: `celery -A example_project worker` (needs DJANGO_PUSH_BROKER_URL).
+
+Imported by example_project/__init__.py (Celery's "First steps with Django" layout).
+"""
 
 import os
 
@@ -7,4 +10,4 @@ from celery import Celery
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
 app = Celery("example_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["django_push"])
+app.autodiscover_tasks()

@@ -80,3 +80,51 @@ def other_api(other_user: Any) -> Any:
 @pytest.fixture
 def anon(db: None) -> Any:
     return _client()
+
+
+if SERVICES:
+
+    @pytest.fixture(scope="session", autouse=True)
+    def _nobody_else_holds_the_test_database(django_db_setup, django_db_blocker):
+        """Before pytest-django drops the test database: no connection but its own may be left
+        (a worker's, a thread's), or the drop fails with "database ... is being accessed by other
+        users", which pytest-django only warns about. Names whoever still holds one."""
+        yield
+        from django.db import connection, connections
+
+        name = connection.settings_dict["NAME"]
+        with django_db_blocker.unblock():
+            connections.close_all()  # this thread's; pytest-django drops the database next
+        holders = _other_connections(connection.settings_dict, name)
+        if holders:
+            pytest.fail(
+                f"connections to {name} still open at the end of the run, so it cannot be dropped "
+                f"(application_name, client port, state, last query): {holders}",
+                pytrace=False,
+            )
+
+
+def _other_connections(settings_dict: dict, name: str, timeout: float = 10.0) -> list[tuple]:
+    """Backends connected to ``name``, waited for up to ``timeout`` (a killed client's go at once)."""
+    import time
+
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+        user=settings_dict["USER"],
+        password=settings_dict.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        while True:
+            rows = conn.execute(
+                "SELECT application_name, client_port, state, left(query, 120) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            ).fetchall()
+            if not rows or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.1)

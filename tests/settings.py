@@ -1,12 +1,19 @@
 """Test settings: SQLite + eager in-process dispatch by default; PostgreSQL + Redis + a real Celery
 worker when DJANGO_PUSH_TEST_SERVICES=1 (see README, "Running the tests")."""
 
+import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
 from django_push.sqlite import sqlite_options
 
 SERVICES = os.environ.get("DJANGO_PUSH_TEST_SERVICES") == "1"
+# Services runs from different checkouts (worktrees) at once must not share a test database or a
+# Redis key space: one run's teardown could not drop the database while the other's worker is
+# connected to it ("database ... is being accessed by other users"), and each run's worker would take
+# the other's tasks. So both are named after the checkout; one services run per checkout at a time.
+CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -65,12 +72,18 @@ if SERVICES:
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "USER": os.environ.get("PGUSER", "postgres"),
             "PORT": os.environ.get("PGPORT", "5432"),
+            "TEST": {"NAME": f"test_django_push_{CHECKOUT}"},
+            # Who holds a connection, in pg_stat_activity (the teardown check in tests/conftest.py).
+            "OPTIONS": {
+                "application_name": f"django_push tests: {os.environ.get('DJANGO_PUSH_TEST_ROLE', 'pytest')}"
+            },
         }
     }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+            "KEY_PREFIX": f"django_push_{CHECKOUT}",
         }
     }
 else:
@@ -83,7 +96,9 @@ else:
 CELERY_TASK_ALWAYS_EAGER = not SERVICES
 CELERY_BROKER_URL = os.environ.get("DJANGO_PUSH_TEST_BROKER", "redis://127.0.0.1:6379/14") if SERVICES else ""
 # Celery's defaults otherwise (prefetch multiplier 4, Redis visibility timeout 1 hour): recovery from a
-# killed worker comes from django_push's ledger and send_due, not from broker tuning.
+# killed worker comes from django_push's ledger and send_due, not from broker tuning. Each checkout's
+# runs get their own key prefix, so two checkouts on one machine never take each other's tasks.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"django_push_{CHECKOUT}:"}
 
 DJANGO_PUSH = {
     "BACKENDS": {

@@ -57,3 +57,13 @@ def test_every_message_has_a_hint(settings):
 def test_registered_with_django(settings):
     settings.DJANGO_PUSH = {"BACKENDS": ALL, "TYPO": 1}
     assert "django_push.E002" in [m.id for m in checks.run_checks()]
+
+
+def test_shape_errors_have_hints_too(settings):
+    settings.DJANGO_PUSH = {
+        "BACKENDS": {**ALL, "apns": {**LOCMEM, "OPTIONS": ["topic"]}},
+        "APPLICATIONS": {"x": {"OPTIONS": {}}},
+    }
+    found = {m.id: m for m in check_settings()}
+    assert {"django_push.E006", "django_push.E009"} <= set(found)
+    assert all(m.hint for m in found.values())

@@ -179,7 +179,7 @@ def register(*rules: Rule) -> None:
                 _registry.append(rule)
         _version += 1
         if apps.models_ready:
-            _sync()
+            _sync_or_log()
 
 
 def unregister(*rules: Rule) -> None:
@@ -252,7 +252,16 @@ def connect_rules() -> None:
     """
     setting_changed.connect(_settings_changed, dispatch_uid="django_push.compose.events.settings")
     with _lock:
+        _sync_or_log()
+
+
+def _sync_or_log() -> None:
+    """:func:`_sync` at start-up: a bad ``EVENT_RULES`` is logged, not raised, so management
+    commands still run and ``manage.py check`` reports it (django_push.E018)."""
+    try:
         _sync()
+    except PushConfigurationError as exc:
+        logger.error("DJANGO_PUSH['EVENT_RULES'] is invalid; no event rule is connected: %s", exc)
 
 
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from django_push.conf import push_settings
 
-logger = logging.getLogger("django_push.jobs")
+logger = logging.getLogger("django_push.dispatch.jobs")
 
 
 def use_celery() -> bool:
@@ -42,6 +42,7 @@ def enqueue(task_name: str, func: Callable[..., Any], *args: Any, countdown: flo
             options["queue"] = push_settings.CELERY_QUEUE
         current_app.send_task(task_name, args=args, **options)
         return
+    warn_if_broker_unused()
     if countdown:
         if countdown > float(push_settings.EAGER_RETRY_MAX_WAIT):
             # Too long to wait in-process; the deliveries keep their next_attempt_at and the
@@ -50,3 +51,76 @@ def enqueue(task_name: str, func: Callable[..., Any], *args: Any, countdown: flo
             return
         time.sleep(countdown)
     func(*args)
+
+
+# -- a broker configured but not loaded (system check django_push.W002) ----------------------------
+CELERY_APP_HINT = (
+    "Import your Celery app in your project's __init__.py: `from .celery import app as celery_app` "
+    '(with app.config_from_object("django.conf:settings", namespace="CELERY") in celery.py), so '
+    'every process that loads the settings uses it; or set DJANGO_PUSH["USE_CELERY"] = False to '
+    "send in-process on purpose."
+)
+
+
+def _broker_setting() -> str:
+    """The name of the Django setting that configures a broker, or ""."""
+    from django.conf import settings
+
+    if getattr(settings, "CELERY_BROKER_URL", None):
+        return "CELERY_BROKER_URL"
+    namespace = getattr(settings, "CELERY", None)
+    if isinstance(namespace, dict) and namespace.get("broker_url"):
+        return 'CELERY["broker_url"]'
+    return ""
+
+
+def _eager_setting() -> bool:
+    from django.conf import settings
+
+    namespace = getattr(settings, "CELERY", None)
+    return bool(
+        getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
+        or (isinstance(namespace, dict) and namespace.get("task_always_eager"))
+    )
+
+
+def celery_problem() -> str:
+    """Why sends would run in-process although the settings configure a broker ("" when they would not).
+
+    Looks at the app Celery hands out in this thread (``current_app``) and to every other thread (its
+    default app) without creating Celery's fallback app.
+    """
+    setting = _broker_setting()
+    if not setting or push_settings.USE_CELERY is False or _eager_setting():
+        return ""
+    try:
+        from celery import _state
+    except ImportError:  # pragma: no cover - celery is a dependency
+        return ""
+    apps = [app for app in (_state._tls.current_app, _state.default_app) if app is not None]
+    if not apps:
+        return f"settings.{setting} is set, but no Celery app is loaded in this process"
+    for app in apps:
+        if not app.conf.broker_url:
+            return (
+                f"settings.{setting} is set, but the Celery app this process uses ({app.main!r}) has no "
+                "broker_url" + (": it is Celery's fallback app" if app.main == "default" else "")
+            )
+    return ""
+
+
+_warned_in_process = False
+
+
+_warned_in_process = False
+
+
+def warn_if_broker_unused() -> None:
+    """Log once per process when a send runs in-process although a broker is configured."""
+    global _warned_in_process
+    if _warned_in_process:
+        return
+    problem = celery_problem()
+    if problem:
+        _warned_in_process = True
+        logger.warning("%s: this send runs in-process (django_push.W002). %s", problem, CELERY_APP_HINT)

@@ -30,6 +30,7 @@ class Worker:
             "DJANGO_PUSH_TEST_SERVICES": "1",
             "DJANGO_PUSH_TEST_DB": self.db_name,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DJANGO_PUSH_TEST_ROLE": "celery worker",
             **self.extra_env,
         }
         self.log.parent.mkdir(exist_ok=True)
@@ -53,6 +54,7 @@ class Worker:
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_terminate_with_parent,
         )
         self._wait_ready()
 
@@ -76,6 +78,7 @@ class Worker:
         if self.proc:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+            _wait_group_gone(self.proc.pid)
             self.proc = None
 
     def stop(self) -> None:
@@ -85,7 +88,48 @@ class Worker:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
+                return
+            # The main process is gone; a pool child that outlived it would keep its database
+            # connection (and the test database could not be dropped).
+            if not _wait_group_gone(self.proc.pid, timeout=5):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                _wait_group_gone(self.proc.pid)
             self.proc = None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover
+        return True
+    return True
+
+
+def _wait_group_gone(pgid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _parent_death_signal():
+    """A preexec_fn for the worker: SIGTERM when pytest dies (even by SIGKILL or a timeout), so no
+    orphaned worker keeps the test database open or takes the next run's tasks (Linux; elsewhere
+    None). prctl is looked up here, in the parent: the forked child only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+_terminate_with_parent = _parent_death_signal()
 
 
 @pytest.fixture(scope="session")

@@ -190,19 +190,23 @@ def test_devices_reregistering_during_a_broadcast(worker_factory, settings):
             from django.utils import timezone
 
             i = 0
-            while not stop.is_set() and i < 400:
-                d = Device.objects.filter(address=live[i * 5]).first()
-                d.name, d.registered_at = f"phone {i}", timezone.now()
-                d.save(update_fields=["name", "registered_at", "updated_at"])
-                renamed.append(d.pk)
-                i += 1
-            connection.close()
+            try:
+                while not stop.is_set() and i < 400:
+                    d = Device.objects.filter(address=live[i * 5]).first()
+                    d.name, d.registered_at = f"phone {i}", timezone.now()
+                    d.save(update_fields=["name", "registered_at", "updated_at"])
+                    renamed.append(d.pk)
+                    i += 1
+            finally:
+                connection.close()  # this thread's, even when it fails: else the database stays open
 
         thread = threading.Thread(target=reregister)
         thread.start()
-        n = wait_for(lambda: Notification.objects.filter(pk=n.pk, status="done").first(), timeout=180)
-        stop.set()
-        thread.join()
+        try:
+            n = wait_for(lambda: Notification.objects.filter(pk=n.pk, status="done").first(), timeout=180)
+        finally:
+            stop.set()
+            thread.join()
         accepted = dict(service.accepted)
     assert renamed and n.sent == 2000
     assert all(accepted.get(t) == 1 for t in live)

@@ -113,6 +113,50 @@ def test_periodic_tasks_created_idempotently():
     assert PeriodicTask.objects.filter(name__startswith="django_push").count() == 3
 
 
+def test_migrate_keeps_a_schedule_the_operator_edited():
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    run("setuppushschedules")
+    task = PeriodicTask.objects.get(name="django_push: clear stale devices")
+    paris = CrontabSchedule.objects.create(minute="0", hour="5", timezone="Europe/Paris")
+    task.crontab, task.enabled = paris, False
+    task.save()
+    # The crontab row itself edited in the admin, too.
+    CrontabSchedule.objects.filter(
+        pk=PeriodicTask.objects.get(name="django_push: prune old deliveries").crontab_id
+    ).update(minute="0", hour="6")
+
+    call_command("migrate", verbosity=0)  # post_migrate runs ensure_periodic_tasks again
+    out = run("setuppushschedules")
+
+    task.refresh_from_db()
+    assert (task.crontab_id, task.enabled) == (paris.pk, False)
+    assert str(task.crontab.timezone) == "Europe/Paris"
+    prune = PeriodicTask.objects.get(name="django_push: prune old deliveries")
+    assert (prune.crontab.minute, prune.crontab.hour) == ("0", "6")
+    assert PeriodicTask.objects.filter(name__startswith="django_push").count() == 3
+    assert "0 new" in out and "--reset" in out
+
+
+def test_setuppushschedules_reset_restores_the_defaults():
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    run("setuppushschedules")
+    task = PeriodicTask.objects.get(name="django_push: clear stale devices")
+    task.crontab = CrontabSchedule.objects.create(minute="0", hour="5", timezone="Europe/Paris")
+    task.enabled = False
+    task.save()
+    PeriodicTask.objects.filter(name="django_push: send due notifications and retries").delete()
+
+    assert "reset" in run("setuppushschedules", "--reset")
+
+    task.refresh_from_db()
+    assert (task.crontab.minute, task.crontab.hour, str(task.crontab.timezone)) == ("17", "3", "UTC")
+    assert task.enabled
+    due = PeriodicTask.objects.get(name="django_push: send due notifications and retries")
+    assert (due.interval.every, due.interval.period, due.crontab) == (10, "seconds", None)
+
+
 def test_prune_deliveries_removes_only_old_rows():
     from django_push.devices.cleanup import prune_deliveries
     from django_push.models import Delivery, Notification
