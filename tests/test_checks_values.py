@@ -244,15 +244,15 @@ def test_a_message_renderer_that_does_not_import(settings):
 @pytest.mark.parametrize(
     "path, problem",
     [
-        ("tests.events.sample_rules.no_such_rule", "cannot be imported"),
+        ("tests.compose.sample_rules.no_such_rule", "cannot be imported"),
         ("tests.no_such_module.RULES", "cannot be imported"),
-        ("tests.events.sample_rules.User", "names neither a Rule nor a list of Rules"),
+        ("tests.compose.sample_rules.User", "names neither a Rule nor a list of Rules"),
         ("tests.test_checks_values.UNKNOWN_TYPE_RULE", "unknown notification type 'no_such_type'"),
         ("tests.test_checks_values.UNKNOWN_FIELD_RULE", "colour"),
     ],
 )
 def test_event_rules_that_do_not_load(settings, path, problem):
-    message = by_id(settings, EVENT_RULES=["tests.events.sample_rules.RULES", path])["django_push.E018"]
+    message = by_id(settings, EVENT_RULES=["tests.compose.sample_rules.RULES", path])["django_push.E018"]
     assert message.msg.startswith(f'DJANGO_PUSH["EVENT_RULES"][1] = {path!r}') and problem in message.msg
     assert 'DJANGO_PUSH["EVENT_RULES"] = [' in message.hint or (
         'DJANGO_PUSH["NOTIFICATION_TYPES"] = {"no_such_type": {"priority": "normal"}}' in message.hint
@@ -262,7 +262,7 @@ def test_event_rules_that_do_not_load(settings, path, problem):
 def test_a_bad_event_rules_path_does_not_crash_start_up(settings, caplog):
     """AppConfig.ready() connects the rules: a bad path is logged (and reported by `check`), not raised,
     so management commands still run."""
-    settings.DJANGO_PUSH = {"BACKENDS": ALL, "EVENT_RULES": ["tests.events.sample_rules.no_such_rule"]}
+    settings.DJANGO_PUSH = {"BACKENDS": ALL, "EVENT_RULES": ["tests.compose.sample_rules.no_such_rule"]}
     with caplog.at_level(logging.ERROR, logger="django_push.compose.events"):
         events.connect_rules()  # what django_push's ready() calls
         events.register(*[])  # what a site's ready() calls
@@ -275,7 +275,7 @@ def test_check_command_reports_a_bad_event_rules_path(settings):
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
 
-    settings.DJANGO_PUSH = {"BACKENDS": ALL, "EVENT_RULES": ["tests.events.sample_rules.no_such_rule"]}
+    settings.DJANGO_PUSH = {"BACKENDS": ALL, "EVENT_RULES": ["tests.compose.sample_rules.no_such_rule"]}
     with pytest.raises(SystemCheckError, match=r"django_push\.E018"):
         call_command("check")
 
@@ -424,7 +424,7 @@ def test_the_example_project_loads_its_celery_app(tmp_path, broker):
         [
             sys.executable,
             "-c",
-            "import django; django.setup(); from django_push import jobs; print(jobs.use_celery())",
+            "import django; django.setup(); from django_push.dispatch import jobs; print(jobs.use_celery())",
         ],
         cwd=ROOT,
         env=env,

@@ -1,18 +1,24 @@
 """Apple Push Notification service over HTTP/2, with token (JWT) or certificate authentication.
 
-Provider tokens are shared by every backend instance in the process per (team, key): Apple refuses
-more than one new token per 20 minutes (429 TooManyProviderTokenUpdates) and wants a token at most
-an hour old, so one is minted and reused for ``token_ttl`` seconds (50 minutes by default). When
-APNs answers 403 ExpiredProviderToken, the refused token is replaced once (not once per stream
-that saw the refusal) and the target is retried once.
+Provider tokens are shared per (team, key) by every backend instance in the process and, through the
+Django cache named by ``token_cache``, by every process using that cache: Apple refuses more than one
+new token per 20 minutes per key (429 TooManyProviderTokenUpdates) and wants a token at most an hour
+old, so one is minted and reused for ``token_ttl`` seconds (50 minutes by default). When APNs answers
+403 ExpiredProviderToken, the refused token is replaced once (not once per stream, nor once per
+process, that saw the refusal) and the target is retried once. When it answers 429
+TooManyProviderTokenUpdates, another process's token is newer: the target is retried once with the
+shared token if it differs from the refused one, else the result is THROTTLED and the refused token
+is not sent again for a minute (see :mod:`django_push.backends.apns_tokens`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import ssl
 import time
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
@@ -23,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django_push.backends.apns_tokens import (
     MAX_TOKEN_TTL,
     MIN_MINT_INTERVAL,
+    UPDATE_REFUSAL_RETRY,
     load_signing_key,
     mint_provider_token,
     provider_tokens,
@@ -79,6 +86,14 @@ AUTH_HINTS = {
 INVALID_TOKEN_REASONS = frozenset(
     {"BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered", "ExpiredToken"}
 )
+TOO_MANY_TOKEN_UPDATES = "TooManyProviderTokenUpdates"
+
+# Per exchange (each target's exchange runs in its own task, and authorize → send → parse_response run
+# in order within it): the provider token the last request carried, and the target whose request is
+# the retry after refresh_credentials, so a second TooManyProviderTokenUpdates becomes THROTTLED
+# instead of a PushAuthError that would stop the batch.
+_SENT_TOKEN: ContextVar[str] = ContextVar("django_push_apns_sent_token", default="")
+_RETRYING: ContextVar[str | None] = ContextVar("django_push_apns_retrying", default=None)
 
 
 class APNsBackend(HTTPBackend):
@@ -97,6 +112,8 @@ class APNsBackend(HTTPBackend):
         "production_url": "https://api.push.apple.com",
         "sandbox_url": "https://api.sandbox.push.apple.com",
         "token_ttl": 3000,
+        # The Django cache alias that shares provider tokens between processes (None: per process).
+        "token_cache": "default",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -126,6 +143,16 @@ class APNsBackend(HTTPBackend):
                 f"{path}['token_ttl'] must be {MIN_MINT_INTERVAL}..{MAX_TOKEN_TTL} seconds: Apple refuses "
                 "a new token more often than every 20 minutes and a token older than an hour"
             )
+        cache_alias = o["token_cache"]
+        if cache_alias is not None:
+            from django.conf import settings
+
+            if not isinstance(cache_alias, str) or cache_alias not in settings.CACHES:
+                raise PushConfigurationError(
+                    f"{path}['token_cache'] must name one of settings.CACHES "
+                    f"({', '.join(map(repr, settings.CACHES)) or 'none configured'}) or be None; "
+                    f"got {cache_alias!r}"
+                )
         self.token_auth = token_auth
         self._signing_key: ec.EllipticCurvePrivateKey | None = None
         if o["key"]:
@@ -136,6 +163,7 @@ class APNsBackend(HTTPBackend):
         self._ssl_context: ssl.SSLContext | None = None
         self._encoded: tuple[PushMessage, bytes, dict[str, str]] | None = None
         self.clock = time.time  # the test seam for token ages and apns-expiration
+        self.tokens = provider_tokens  # the process's token state (a test seam: one per "process")
 
     # -- credentials ---------------------------------------------------------------------------------
     def signing_key(self) -> ec.EllipticCurvePrivateKey:
@@ -153,14 +181,28 @@ class APNsBackend(HTTPBackend):
         return self._signing_key
 
     def provider_token(self, refused: str | None = None) -> str:
+        """The provider token to send: this process's while it is good (no I/O), else the shared one
+        or a new one (may wait up to 2 s for another process's mint)."""
         o = self.options
-        return provider_tokens.get(
-            o["team_id"],
-            o["key_id"],
-            self.signing_key(),
-            ttl=float(o["token_ttl"]),
-            now=self.clock(),
-            refused=refused,
+        key, ttl, now = self.signing_key(), float(o["token_ttl"]), self.clock()
+        if refused is None:
+            token = self.tokens.current(o["team_id"], o["key_id"], ttl=ttl, now=now)
+            if token is not None:
+                return token
+        return self.tokens.get(
+            o["team_id"], o["key_id"], key, ttl=ttl, now=now, refused=refused, cache=o["token_cache"]
+        )
+
+    async def aprovider_token(self, refused: str | None = None) -> str:
+        """:meth:`provider_token` without blocking the push loop while another process mints."""
+        o = self.options
+        key, ttl, now = self.signing_key(), float(o["token_ttl"]), self.clock()
+        if refused is None:
+            token = self.tokens.current(o["team_id"], o["key_id"], ttl=ttl, now=now)
+            if token is not None:
+                return token
+        return await self.tokens.aget(
+            o["team_id"], o["key_id"], key, ttl=ttl, now=now, refused=refused, cache=o["token_cache"]
         )
 
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -190,7 +232,7 @@ class APNsBackend(HTTPBackend):
             # Mint before the streams start, so they share one token. A broken key is raised again
             # per target by build_request, where the base class records it.
             with contextlib.suppress(PushAuthError):
-                self.provider_token()
+                await self.aprovider_token()
 
     # -- requests ------------------------------------------------------------------------------------
     def encode(self, message: PushMessage) -> tuple[bytes, dict[str, str]]:
@@ -241,15 +283,52 @@ class APNsBackend(HTTPBackend):
 
     def authorize(self, request: httpx.Request) -> SendResult | None:
         if self.token_auth:
-            request.headers["authorization"] = f"bearer {self.provider_token()}"
+            token = self.provider_token()
+            held = self.tokens.throttled_for(
+                self.options["team_id"], self.options["key_id"], token, now=self.clock()
+            )
+            if held > 0:
+                # APNs refused this token with TooManyProviderTokenUpdates and no other one is
+                # shared: sending it again now would only be refused again.
+                _RETRYING.set(None)
+                return self.token_update_refused(retry_after=float(math.ceil(held)))
+            _SENT_TOKEN.set(token)
+            request.headers["authorization"] = f"bearer {token}"
         return None
 
     async def refresh_credentials(self, error: PushAuthError, request: httpx.Request) -> bool:
-        if error.reason != "ExpiredProviderToken" or not self.token_auth:
+        if not self.token_auth or error.reason not in ("ExpiredProviderToken", TOO_MANY_TOKEN_UPDATES):
             return False
         refused = request.headers.get("authorization", "")[len("bearer ") :]
-        self.provider_token(refused=refused)  # one new token, whichever stream gets here first
+        address = request.url.path.rsplit("/", 1)[-1]
+        if error.reason == "ExpiredProviderToken":
+            # One new token, whichever stream (or process) gets here first.
+            await self.aprovider_token(refused=refused)
+            _RETRYING.set(address)
+            return True
+        o = self.options
+        adopted = self.tokens.adopt_after_update_refusal(
+            o["team_id"], o["key_id"], refused, now=self.clock(), cache=o["token_cache"]
+        )
+        if adopted is not None:
+            _RETRYING.set(address)  # retried once with the other process's token
+        # Else the refused token is now held back: the retry's authorize answers THROTTLED and
+        # sends nothing.
         return True
+
+    def token_update_refused(self, retry_after: float, status_code: int | None = None) -> SendResult:
+        """THROTTLED: APNs refuses our provider token as a too-frequent update. Not the device's
+        fault, and the push was not processed: it costs no attempt."""
+        return SendResult(
+            DeliveryStatus.THROTTLED,
+            error_code=TOO_MANY_TOKEN_UPDATES,
+            reason="APNs answered 429 TooManyProviderTokenUpdates: another process minted a newer "
+            "provider token for this key, and no other token is shared with this process (set the "
+            "'token_cache' option to a cache every worker reaches, e.g. Redis)",
+            retry_after=retry_after,
+            status_code=status_code,
+            counts_attempt=False,
+        )
 
     def refused_after_refresh(self, error: PushAuthError) -> PushAuthError:
         if error.reason == "ExpiredProviderToken":
@@ -262,6 +341,9 @@ class APNsBackend(HTTPBackend):
 
     # -- answers -------------------------------------------------------------------------------------
     def parse_response(self, target: Target, response: httpx.Response) -> SendResult:
+        retried = _RETRYING.get() == target.address
+        if retried:
+            _RETRYING.set(None)
         status = response.status_code
         if status == 200:
             return SendResult.sent(response.headers.get("apns-id", ""))
@@ -293,6 +375,20 @@ class APNsBackend(HTTPBackend):
                 reason=described,
                 invalid_since=since,
                 status_code=status,
+            )
+        if status == 429 and reason == TOO_MANY_TOKEN_UPDATES and self.token_auth:
+            if not retried:
+                # Our token is refused, not the push: refresh_credentials adopts the shared token.
+                raise PushAuthError(
+                    f"APNs refused our provider token ({reason}): another process minted a newer one",
+                    reason=reason,
+                    status_code=status,
+                )
+            # Refused again after a refresh: hold that token back too, never retry it blindly.
+            o = self.options
+            self.tokens.throttle(o["team_id"], o["key_id"], _SENT_TOKEN.get(), now=self.clock())
+            return self.token_update_refused(
+                max(retry_after_seconds(response) or 0.0, UPDATE_REFUSAL_RETRY), status_code=status
             )
         if status == 429:
             return SendResult(

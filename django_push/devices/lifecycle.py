@@ -1,7 +1,9 @@
 """Token health: what a push service's answers do to devices.
 
 * INVALID_TOKEN deactivates at once, with the reason, unless the device re-registered after the
-  service's own "invalid since" time (APNs' 410 timestamp).
+  service's own "invalid since" time (APNs' 410 timestamp): then the token may be good again, so it
+  is not deactivated at once, but each such answer counts as a failure (a re-registration the
+  service keeps refusing is deactivated after ``FAILURE_THRESHOLD`` of them, not pushed forever).
 * FAILED (an error that is the device's, not the service's or ours — a refused credential is
   ours) increments ``failure_count``;
   reaching ``FAILURE_THRESHOLD`` consecutive failures deactivates. REJECTED (our payload) and
@@ -40,7 +42,10 @@ def apply(outcomes: Sequence[tuple[Device, SendResult]], now: datetime | None = 
             sent_ids.append(device.pk)
         elif result.status == DeliveryStatus.INVALID_TOKEN:
             if result.invalid_since is not None and device.registered_at > result.invalid_since:
-                continue  # re-registered after the service dropped the old token: still good
+                # Re-registered after the service dropped the old token: maybe good again, so not
+                # deactivated at once — but it counts, or a refused re-registration lives forever.
+                failed[_reregistered_reason(result)].append(device.pk)
+                continue
             invalid[_reason(result)].append(device)
         elif result.status == DeliveryStatus.FAILED and result.error_code != AUTH_ERROR_CODE:
             # Our credentials being refused is not the device's fault: it must not count against it.
@@ -58,9 +63,19 @@ def apply(outcomes: Sequence[tuple[Device, SendResult]], now: datetime | None = 
             failure_count=F("failure_count") + 1, last_failure_reason=reason
         )
     if failed:
+        threshold = push_settings.FAILURE_THRESHOLD
         all_failed = [pk for ids in failed.values() for pk in ids]
-        over = Device.objects.filter(pk__in=all_failed, failure_count__gte=push_settings.FAILURE_THRESHOLD)
-        deactivated += deactivate(over, f"{push_settings.FAILURE_THRESHOLD} consecutive failures", now)
+        over: dict[str, list[int]] = defaultdict(list)
+        for pk, reason in Device.objects.filter(
+            pk__in=all_failed, active=True, failure_count__gte=threshold
+        ).values_list("pk", "last_failure_reason"):
+            over[reason].append(pk)
+        for reason, ids in over.items():
+            deactivated += deactivate(
+                Device.objects.filter(pk__in=ids),
+                f"{threshold} consecutive failures, the last: {reason}",
+                now,
+            )
     return deactivated
 
 
@@ -107,6 +122,14 @@ def deactivate(devices: QuerySet[Device], reason: str, now: datetime | None = No
 
 def _reason(result: SendResult) -> str:
     return (result.error_code or result.status.value) + (f": {result.reason}" if result.reason else "")
+
+
+def _reregistered_reason(result: SendResult) -> str:
+    """E.g. "410 Unregistered after re-registration"."""
+    answer = result.error_code or result.status.value
+    if result.status_code is not None:
+        answer = f"{result.status_code} {answer}"
+    return f"{answer} after re-registration"[:255]
 
 
 def stale_devices(days: int, now: datetime | None = None) -> QuerySet[Device]:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import logging
+import threading
+import time
+import uuid
 
 import httpx
 import jwt
@@ -13,9 +17,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 
+from django_push.backends import apns_tokens
 from django_push.backends.apns import APNsBackend
-from django_push.backends.apns_tokens import jwt_mint_count, provider_tokens
+from django_push.backends.apns_tokens import _ProviderTokens, jwt_mint_count, provider_tokens
 from django_push.exceptions import PushAuthError, PushConfigurationError
 from django_push.message import PushMessage, Target
 from django_push.results import DeliveryStatus
@@ -51,12 +58,15 @@ class Service:
         self.answers: dict[str, httpx.Response] = {}
         self.refuse_tokens: set[str] = set()
         self.refuse_all = False
+        self.too_many_updates: set[str] = set()  # JWTs answered 429 TooManyProviderTokenUpdates
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         jwt_token = request.headers.get("authorization", "")[7:]
         if self.refuse_all or jwt_token in self.refuse_tokens:
             return httpx.Response(403, json={"reason": "ExpiredProviderToken"})
+        if jwt_token in self.too_many_updates:
+            return httpx.Response(429, json={"reason": "TooManyProviderTokenUpdates"})
         token = request.url.path.rsplit("/", 1)[-1]
         return self.answers.get(token) or httpx.Response(200, headers={"apns-id": f"id-{token[:4]}"})
 
@@ -431,6 +441,249 @@ def test_concurrent_async_batches_share_one_token():
 
     asyncio.run(go())
     assert mints() == 1
+
+
+# -- provider tokens across processes ---------------------------------------------------------------
+# A "process" is a backend with its own _ProviderTokens (the process-local state); processes share a
+# LocMem cache under one LOCATION, as workers share Redis.
+BEARER = len("bearer ")
+
+
+@pytest.fixture
+def shared_cache(settings) -> str:
+    settings.CACHES = {
+        **settings.CACHES,
+        "push-tokens": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"push-tokens-{uuid.uuid4()}",
+        },
+        "push-down": {"BACKEND": "tests.backends.test_apns.UnreachableCache"},
+    }
+    return "push-tokens"
+
+
+class UnreachableCache(BaseCache):
+    """A cache whose server is down: every call raises, as a Redis client does."""
+
+    def __init__(self, location: str, params: dict) -> None:
+        super().__init__(params)
+
+    def _down(self, *args, **kwargs):
+        raise ConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+
+    get = add = set = delete = delete_many = _down
+
+
+def process(service: Service, cache: str | None, **options) -> APNsBackend:
+    backend = make_backend(service, token_cache=cache, **options)
+    backend.tokens = _ProviderTokens()
+    return backend
+
+
+def bearers(service: Service) -> list[str]:
+    return [r.headers["authorization"][BEARER:] for r in service.requests]
+
+
+def mint_local(backend: APNsBackend) -> str:
+    """A token minted by ``backend``'s process alone (as when it could not reach the cache)."""
+    return backend.tokens.get(
+        "TEAM123456", "KEY1234567", SIGNING_KEY, ttl=3000.0, now=backend.clock(), cache=None
+    )
+
+
+def test_processes_sharing_a_cache_mint_one_token_and_store_no_key(shared_cache):
+    service = Service()
+    first, second = process(service, shared_cache), process(service, shared_cache)
+    send(first, PushMessage(title="t"))
+    send(second, PushMessage(title="t"), Target(TOKEN), Target("cd" * 32))
+    assert (first.tokens.mints, second.tokens.mints) == (1, 0)
+    assert len(set(bearers(service))) == 1
+    stored = caches[shared_cache].get(apns_tokens.shared_token_key("TEAM123456", "KEY1234567"))
+    assert stored == {"token": bearers(service)[0], "iat": T0, "after_refusal": False, "stale": False}
+    assert KEY_PEM.splitlines()[1] not in repr(stored)
+
+
+def test_without_a_shared_cache_each_process_mints_its_own():
+    service = Service()
+    first, second = process(service, None), process(service, None)
+    send(first, PushMessage(title="t"))
+    send(second, PushMessage(title="t"))
+    assert (first.tokens.mints, second.tokens.mints) == (1, 1)
+    assert len(set(bearers(service))) == 2
+
+
+def test_the_shared_token_is_replaced_after_token_ttl_by_one_process(shared_cache):
+    service = Service()
+    now = [T0]
+    first, second = process(service, shared_cache), process(service, shared_cache)
+    for backend in (first, second):
+        backend.clock = lambda: now[0]
+    send(first, PushMessage(title="t"))
+    send(second, PushMessage(title="t"))
+    now[0] = T0 + 3000
+    send(second, PushMessage(title="t"))
+    send(first, PushMessage(title="t"))
+    tokens = bearers(service)
+    assert tokens[0] == tokens[1] != tokens[2] == tokens[3]
+    assert (first.tokens.mints, second.tokens.mints) == (1, 1)
+
+
+def test_racing_processes_mint_once_and_the_losers_adopt_the_winners_token(shared_cache, monkeypatch):
+    mint = apns_tokens.mint_provider_token
+
+    def slow_mint(*args):
+        time.sleep(0.2)  # the race is lost while the winner signs
+        return mint(*args)
+
+    monkeypatch.setattr(apns_tokens, "mint_provider_token", slow_mint)
+    processes = [_ProviderTokens() for _ in range(4)]
+    start, tokens = threading.Barrier(len(processes)), [""] * len(processes)
+
+    def run_process(index: int) -> None:
+        start.wait()
+        tokens[index] = processes[index].get(
+            "TEAM123456", "KEY1234567", SIGNING_KEY, ttl=3000.0, now=T0, cache=shared_cache
+        )
+
+    threads = [threading.Thread(target=run_process, args=(i,)) for i in range(len(processes))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(p.mints for p in processes) == 1
+    assert len(set(tokens)) == 1 and tokens[0]
+
+
+def test_a_process_waits_for_a_held_mint_lock_only_briefly(shared_cache, monkeypatch):
+    monkeypatch.setattr(apns_tokens, "MINT_WAIT", 0.3)
+    key = apns_tokens.shared_token_key("TEAM123456", "KEY1234567")
+    assert caches[shared_cache].add(f"{key}:mint", 1, timeout=60)  # a process died holding it
+    tokens = _ProviderTokens()
+    started = time.monotonic()
+    token = tokens.get("TEAM123456", "KEY1234567", SIGNING_KEY, ttl=3000.0, now=T0, cache=shared_cache)
+    waited = time.monotonic() - started
+    assert 0.3 <= waited < 1.5
+    assert tokens.mints == 1 and caches[shared_cache].get(key)["token"] == token
+
+
+def test_an_unreachable_cache_falls_back_to_process_tokens_with_one_warning(shared_cache, caplog):
+    service = Service()
+    backend = process(service, "push-down")
+    now = [T0]
+    backend.clock = lambda: now[0]
+    with caplog.at_level(logging.WARNING, logger="django_push.backends"):
+        assert send(backend, PushMessage(title="t"))[0].ok
+        now[0] = T0 + 3000  # the next mint tries the cache again
+        assert send(backend, PushMessage(title="t"))[0].ok
+    assert backend.tokens.mints == 2
+    warnings = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(warnings) == 1 and "'push-down'" in warnings[0].getMessage()
+
+
+def test_expired_provider_token_is_replaced_once_across_processes(shared_cache):
+    service = Service()
+    first, second = process(service, shared_cache), process(service, shared_cache)
+    send(first, PushMessage(title="warm-up"))
+    send(second, PushMessage(title="warm-up"))
+    (old,) = set(bearers(service))
+    service.refuse_tokens.add(old)
+    service.requests.clear()
+    targets = [Target(f"{i:064x}") for i in range(3)]
+    assert [r.status for r in send(first, PushMessage(title="t"), *targets)] == [DeliveryStatus.SENT] * 3
+    assert [r.status for r in send(second, PushMessage(title="t"), *targets)] == [DeliveryStatus.SENT] * 3
+    assert first.tokens.mints + second.tokens.mints == 2  # the warm-up token and one replacement
+    assert len(set(bearers(service)) - {old}) == 1
+    assert len(service.requests) == 12  # each target of each process: refused once, retried once
+
+
+def test_too_many_token_updates_retries_once_with_the_newer_shared_token(shared_cache):
+    service = Service()
+    first, second = process(service, shared_cache), process(service, shared_cache)
+    own = mint_local(second)  # second minted alone (the cache was down when it started)
+    send(first, PushMessage(title="warm-up"))
+    (shared,) = bearers(service)
+    service.too_many_updates.add(own)
+    service.requests.clear()
+    targets = [Target(f"{i:064x}") for i in range(3)]
+    results = send(second, PushMessage(title="t"), *targets)
+    assert [r.status for r in results] == [DeliveryStatus.SENT] * 3
+    assert sorted(bearers(service)) == sorted([own] * 3 + [shared] * 3)
+    assert second.tokens.mints == 1  # only its own, before: it adopted the shared one, minted none
+    send(second, PushMessage(title="again"))
+    assert bearers(service)[-1] == shared
+
+
+def test_too_many_token_updates_without_another_token_is_throttled_and_never_resent():
+    service = Service()
+    now = [T0]
+    backend = process(service, None)
+    backend.clock = lambda: now[0]
+    own = mint_local(backend)
+    service.too_many_updates.add(own)
+    targets = [Target(f"{i:064x}") for i in range(3)]
+    results = send(backend, PushMessage(title="t"), *targets)
+    assert [(r.status, r.error_code, r.retry_after, r.counts_attempt) for r in results] == [
+        (DeliveryStatus.THROTTLED, "TooManyProviderTokenUpdates", 60.0, False)
+    ] * 3
+    assert "token_cache" in results[0].reason
+    assert len(service.requests) == 3  # one per target: no retry with the refused token
+    now[0] = T0 + 20
+    results = send(backend, PushMessage(title="t"), *targets)
+    assert [(r.status, r.retry_after) for r in results] == [(DeliveryStatus.THROTTLED, 40.0)] * 3
+    assert len(service.requests) == 3  # held back: nothing sent
+    now[0] = T0 + 60
+    service.too_many_updates.clear()  # APNs accepts it once the other token is 20 minutes old
+    assert [r.status for r in send(backend, PushMessage(title="t"), *targets)] == [DeliveryStatus.SENT] * 3
+    assert backend.tokens.mints == 1 and set(bearers(service)) == {own}
+
+
+def test_too_many_token_updates_again_after_adopting_is_throttled_not_an_auth_error(shared_cache):
+    service = Service()
+    first, second = process(service, shared_cache), process(service, shared_cache)
+    own = mint_local(second)
+    send(first, PushMessage(title="warm-up"))
+    (shared,) = bearers(service)
+    service.too_many_updates.update({own, shared})
+    service.requests.clear()
+    results = send(second, PushMessage(title="t"), Target(TOKEN))
+    assert [(r.status, r.error_code, r.status_code) for r in results] == [
+        (DeliveryStatus.THROTTLED, "TooManyProviderTokenUpdates", 429)
+    ]
+    assert results[0].retry_after == 60.0
+    assert bearers(service) == [own, shared]
+    assert send(second, PushMessage(title="t"))[0].status == DeliveryStatus.THROTTLED
+    assert len(service.requests) == 2  # the adopted token is held back too
+
+
+def test_too_many_requests_429_is_still_plain_throttling():
+    result = result_for(answer(429, "TooManyRequests", headers={"retry-after": "5"}))
+    assert (result.status, result.retry_after, result.counts_attempt) == (
+        DeliveryStatus.THROTTLED,
+        5.0,
+        True,
+    )
+
+
+def test_invalidate_replaces_the_shared_token_after_20_minutes(shared_cache):
+    service = Service()
+    now = [T0]
+    first, second = process(service, shared_cache), process(service, shared_cache)
+    for backend in (first, second):
+        backend.clock = lambda: now[0]
+    send(first, PushMessage(title="t"))
+    first.tokens.invalidate()
+    now[0] = T0 + 1199
+    send(second, PushMessage(title="t"))
+    now[0] = T0 + 1200
+    send(first, PushMessage(title="t"))
+    tokens = bearers(service)
+    assert tokens[0] == tokens[1] != tokens[2]
+    assert (first.tokens.mints, second.tokens.mints) == (2, 0)
+
+
+def test_token_cache_must_name_a_configured_cache():
+    with pytest.raises(PushConfigurationError, match=r"\['token_cache'\] must name one of settings.CACHES"):
+        make_backend(Service(), token_cache="nope")
 
 
 # -- configuration ----------------------------------------------------------------------------------
