@@ -20,6 +20,7 @@ from .backends import loop
 from .backends.base import BaseBackend
 from .conf import DEFAULT_APPLICATION, push_settings
 from .exceptions import PushConfigurationError
+from .extras import require_for_backend
 
 
 def backend_config(platform: str, application: str = DEFAULT_APPLICATION) -> tuple[str, dict[str, Any]]:
@@ -58,6 +59,8 @@ def build_backend(platform: str, application: str = DEFAULT_APPLICATION) -> Base
         raise PushConfigurationError(
             f'DJANGO_PUSH["BACKENDS"]["{platform}"]["BACKEND"] = {path!r} cannot be imported: {exc}'
         ) from exc
+    # A missing extra (google-auth, http_ece...) is a configuration failure, never an ImportError.
+    require_for_backend(cls, f'DJANGO_PUSH["BACKENDS"]["{platform}"]')
     return cls(alias=platform, application=application, **options)
 
 

@@ -11,18 +11,26 @@ import time
 from typing import Any
 
 from .conf import push_settings
+from .extras import pip_command
 
 logger = logging.getLogger("django_push.jobs")
 
 
 def use_celery() -> bool:
     setting = push_settings.USE_CELERY
-    if setting is not None:
-        return bool(setting)
+    if setting is not None and not setting:
+        return False
     try:
         from celery import current_app
-    except ImportError:  # pragma: no cover
+    except ImportError:
+        if setting:  # reported by the django_push.E021 check; the push still goes out
+            logger.error(
+                "USE_CELERY is True but celery is not installed; sending in-process (%s)",
+                pip_command("celery"),
+            )
         return False
+    if setting is not None:
+        return True
     conf = current_app.conf
     return bool(conf.broker_url) and not conf.task_always_eager
 

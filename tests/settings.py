@@ -4,6 +4,8 @@ worker when DJANGO_PUSH_TEST_SERVICES=1 (see README, "Running the tests")."""
 import os
 
 SERVICES = os.environ.get("DJANGO_PUSH_TEST_SERVICES") == "1"
+# The core without any extra (`tox -e bare`, tests/conftest.py): no DRF, Celery or beat apps.
+BARE = os.environ.get("DJANGO_PUSH_TEST_BARE") == "1"
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -20,9 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "rest_framework",
-    "drf_spectacular",
-    "django_celery_beat",
+    *([] if BARE else ["rest_framework", "drf_spectacular", "django_celery_beat"]),
     "django_push",
 ]
 MIDDLEWARE = [

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+pytest.importorskip("rest_framework")  # the "api" extra (see tests/conftest.py)
+
 from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.test import APIClient
 

@@ -9,6 +9,8 @@ import urllib.parse
 import httpx
 import jwt
 import pytest
+
+pytest.importorskip("google.auth")  # the "fcm" extra (see tests/conftest.py)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 

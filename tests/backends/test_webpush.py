@@ -7,10 +7,12 @@ import base64
 import json
 import os
 
-import http_ece
 import httpx
 import jwt
 import pytest
+
+pytest.importorskip("http_ece")  # the "webpush" extra (see tests/conftest.py)
+import http_ece
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 

@@ -8,16 +8,18 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from django_push import events, jobs
 from django_push.delivery_filters import DEFAULT_FILTERS
 
 from ..factories import UserFactory
+
+if TYPE_CHECKING:
+    from rest_framework.test import APIClient
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 API = "/api/push/"
@@ -96,6 +98,9 @@ def other_user(db: None) -> Any:
 
 @pytest.fixture
 def api(user: Any, settings: Any) -> APIClient:
+    pytest.importorskip("rest_framework")  # the "api" extra (see tests/conftest.py)
+    from rest_framework.test import APIClient
+
     settings.ROOT_URLCONF = "tests.events.urls"
     client = APIClient()
     client.force_authenticate(user)
@@ -104,6 +109,9 @@ def api(user: Any, settings: Any) -> APIClient:
 
 @pytest.fixture
 def other_api(other_user: Any, settings: Any) -> APIClient:
+    pytest.importorskip("rest_framework")  # the "api" extra (see tests/conftest.py)
+    from rest_framework.test import APIClient
+
     settings.ROOT_URLCONF = "tests.events.urls"
     client = APIClient()
     client.force_authenticate(other_user)
@@ -112,5 +120,8 @@ def other_api(other_user: Any, settings: Any) -> APIClient:
 
 @pytest.fixture
 def anon_client(db: None, settings: Any) -> APIClient:
+    pytest.importorskip("rest_framework")  # the "api" extra (see tests/conftest.py)
+    from rest_framework.test import APIClient
+
     settings.ROOT_URLCONF = "tests.events.urls"
     return APIClient()

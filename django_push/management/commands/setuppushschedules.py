@@ -7,6 +7,7 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
+from ...extras import importable, pip_command
 from ...schedules import PERIODIC_TASKS, ensure_periodic_tasks
 
 
@@ -15,6 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not apps.is_installed("django_celery_beat"):
-            raise CommandError("Add 'django_celery_beat' to INSTALLED_APPS first.")
+            hint = "" if importable("django_celery_beat") else f"{pip_command('celery')}, then "
+            raise CommandError(f"{hint}Add 'django_celery_beat' to INSTALLED_APPS first.")
         created = ensure_periodic_tasks()
         self.stdout.write(f"{len(PERIODIC_TASKS)} periodic task(s) in place ({created} new).")
