@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 
 if TYPE_CHECKING:
-    from .models import Device  # noqa: F401 - named in a string annotation
+    from .models import Device
 
 
 class DeviceQuerySet(models.QuerySet["Device"]):
@@ -33,3 +33,26 @@ class DeviceQuerySet(models.QuerySet["Device"]):
         from .models import address_hash
 
         return self.filter(platform=platform, application=application, address_hash=address_hash(address))
+
+    # bulk_create()/bulk_update() skip Device.save(), which derives address_hash (the unique key) from
+    # address: they derive it here too, so bulk imports keep the uniqueness guarantee.
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Device]:
+        from .models import address_hash
+
+        objs = list(objs)
+        for device in objs:
+            device.address_hash = address_hash(device.address)
+        update_fields = kwargs.get("update_fields")
+        if update_fields and "address" in update_fields:
+            kwargs["update_fields"] = [*update_fields, "address_hash"]
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        from .models import address_hash
+
+        objs, fields = list(objs), list(fields)
+        if "address" in fields:
+            for device in objs:
+                device.address_hash = address_hash(device.address)
+            fields.append("address_hash")
+        return super().bulk_update(objs, fields, *args, **kwargs)

@@ -66,4 +66,3 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 + "; ".join(f"[{name}] {', '.join(dists)}" for name, dists in absent.items())
                 + ". DJANGO_PUSH_TEST_BARE=1 runs the core selection instead."
             )
-

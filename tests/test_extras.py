@@ -194,5 +194,5 @@ def test_setuppushschedules_without_beat_names_the_pip_command(without, monkeypa
     without("celery")
     real = apps.is_installed
     monkeypatch.setattr(apps, "is_installed", lambda name: name != "django_celery_beat" and real(name))
-    with pytest.raises(CommandError, match=r'pip install "django-pushcast\[celery\]", then Add'):
+    with pytest.raises(CommandError, match=r'Run pip install "django-pushcast\[celery\]", then add'):
         call_command("setuppushschedules")

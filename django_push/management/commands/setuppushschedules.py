@@ -16,7 +16,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not apps.is_installed("django_celery_beat"):
-            hint = "" if importable("django_celery_beat") else f"{pip_command('celery')}, then "
-            raise CommandError(f"{hint}Add 'django_celery_beat' to INSTALLED_APPS first.")
+            if importable("django_celery_beat"):
+                raise CommandError("Add 'django_celery_beat' to INSTALLED_APPS first.")
+            raise CommandError(
+                f"Run {pip_command('celery')}, then add 'django_celery_beat' to INSTALLED_APPS."
+            )
         created = ensure_periodic_tasks()
         self.stdout.write(f"{len(PERIODIC_TASKS)} periodic task(s) in place ({created} new).")
