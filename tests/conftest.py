@@ -9,13 +9,14 @@ SERVICES = os.environ.get("DJANGO_PUSH_TEST_SERVICES") == "1"
 BARE = os.environ.get("DJANGO_PUSH_TEST_BARE") == "1"
 
 # Tests and extras (the one rule that leaves tests out for a missing dependency):
-# a test module or conftest that needs an extra starts with ``pytest.importorskip(<the extra's own
-# module>)``: "rest_framework" (api), "google.auth" (fcm), "http_ece" (webpush), "celery" or
-# "django_celery_beat" (celery). Nothing else is skipped for a missing import. So that this never
-# hides a missing part, the session first checks the environment:
+# a test module, conftest, fixture or test that needs an extra calls ``pytest.importorskip(<the
+# extra's own module>)`` first: "rest_framework" (api), "google.auth" (fcm), "http_ece" (webpush),
+# "celery" or "django_celery_beat" (celery). Nothing else is skipped for a missing import. So that
+# this never hides a missing part, the session first checks the environment:
 # * DJANGO_PUSH_TEST_BARE=1 (`tox -e bare`, the third CI run): the package is installed without
-#   extras, with pytest, pytest-django and factory-boy only. No extra may be importable, so the
-#   skipped modules are exactly those that need one, and everything else proves the core alone.
+#   extras, with pytest, pytest-django and factory-boy only, and run with -m "not browser" (the
+#   browser tests need Playwright). No extra may be importable, so the skipped tests are exactly
+#   those that need one, and everything else proves the core alone.
 # * otherwise every extra but "fast" (jh2, optional even in tests) must be installed: nothing can be
 #   skipped for a missing extra in the full suite.
 EXTRAS_THE_SUITE_NEEDS = ("apns", "fcm", "webpush", "api", "celery")
