@@ -36,7 +36,10 @@ POSITIVE_SECONDS = (
 
 
 def register() -> None:
+    from django_push.extras import check_extras
+
     checks.register(check_settings, "django_push")
+    checks.register(check_extras, "django_push")  # E020/E021/W020: missing optional dependencies
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 from django_push.backends.base import BaseBackend
 from django_push.conf import DEFAULT_APPLICATION, push_settings
 from django_push.exceptions import PushConfigurationError
+from django_push.extras import require_for_backend
 from django_push.transport import loop
 
 
@@ -56,6 +57,8 @@ def build_backend(platform: str, application: str = DEFAULT_APPLICATION) -> Base
         raise PushConfigurationError(
             f'DJANGO_PUSH["BACKENDS"]["{platform}"]["BACKEND"] = {path!r} cannot be imported: {exc}'
         ) from exc
+    # A missing extra (google-auth, http_ece...) is a configuration failure, never an ImportError.
+    require_for_backend(cls, f'DJANGO_PUSH["BACKENDS"]["{platform}"]')
     return cls(platform=platform, alias=platform, application=application, **options)
 
 

@@ -7,9 +7,15 @@ claims make the rerun send only what is still open.
 
 from __future__ import annotations
 
-from celery import shared_task
+from django.core.exceptions import ImproperlyConfigured
 
 from django_push.conf import push_settings
+from django_push.extras import pip_command
+
+try:
+    from celery import shared_task
+except ImportError as exc:  # only Celery imports this module (or jobs, when Celery is importable)
+    raise ImproperlyConfigured(f"django_push.tasks needs Celery: {pip_command('celery')}") from exc
 
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 

@@ -14,6 +14,8 @@ SERVICES = os.environ.get("DJANGO_PUSH_TEST_SERVICES") == "1"
 # connected to it ("database ... is being accessed by other users"), and each run's worker would take
 # the other's tasks. So both are named after the checkout; one services run per checkout at a time.
 CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
+# The core without any extra (`tox -e bare`, tests/conftest.py): no DRF, Celery or beat apps.
+BARE = os.environ.get("DJANGO_PUSH_TEST_BARE") == "1"
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -30,9 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "rest_framework",
-    "drf_spectacular",
-    "django_celery_beat",
+    *([] if BARE else ["rest_framework", "drf_spectacular", "django_celery_beat"]),
     "django_push",
     # The incumbents, for the importpushdevices and django_push.compat tests (test extra).
     "push_notifications",

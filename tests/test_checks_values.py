@@ -393,7 +393,7 @@ def test_the_first_in_process_send_with_a_broker_set_logs_a_warning_once(
     monkeypatch.setattr(jobs, "_warned_in_process", False)
     monkeypatch.setattr(jobs, "use_celery", lambda: False)
     sent = []
-    with caplog.at_level(logging.WARNING, logger="django_push.jobs"):
+    with caplog.at_level(logging.WARNING, logger="django_push.dispatch.jobs"):
         jobs.enqueue("django_push.start_notification", sent.append, 1)
         jobs.enqueue("django_push.start_notification", sent.append, 2)
     assert sent == [1, 2]

@@ -1,6 +1,8 @@
 """The browser half's server side: the service worker view and the template tags."""
 
 import pytest
+
+pytest.importorskip("rest_framework")  # the "api" extra: the helper posts to the API (tests/conftest.py)
 from django.template import engines
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.e2e.webpush_urls")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -50,7 +51,7 @@ class AnonymousWebPush(BasePermission):
     """Grants access to an anonymous caller when ``ALLOW_ANONYMOUS_WEBPUSH`` is on (for the schema and
     for sites composing their own views; the API's views call :func:`anonymous_webpush_allowed`)."""
 
-    message = "Sign in to subscribe to notifications."
+    message = gettext_lazy("Sign in to subscribe to notifications.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return anonymous_webpush_allowed(request)

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from django.http import Http404
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -49,7 +50,10 @@ class PreferenceSerializer(serializers.Serializer):
         kind: NotificationType = self.context["kind"]
         if kind.required:
             errors = {
-                channel: [f"{kind.name} notifications are required and cannot be turned off."]
+                channel: [
+                    gettext("%(type)s notifications are required and cannot be turned off.")
+                    % {"type": kind.name}
+                ]
                 for channel in (PUSH, IN_APP)
                 if attrs.get(channel) is False
             }
@@ -172,7 +176,7 @@ class PreferenceViewSet(OwnerScopedMixin, viewsets.ViewSet):
     def _kind(self, name: str) -> NotificationType:
         kind = notification_types.lookup(name)
         if kind is None:
-            raise Http404(f"Unknown notification type {name!r}.")
+            raise Http404(gettext("Unknown notification type %(type)s.") % {"type": repr(name)})
         return kind
 
 
@@ -222,7 +226,7 @@ class QuietHoursSerializer(serializers.ModelSerializer):
         start = attrs.get("start", getattr(self.instance, "start", None))
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start is not None and start == end:
-            raise serializers.ValidationError({"end": ["The quiet hours must end at another time."]})
+            raise serializers.ValidationError({"end": [gettext("The quiet hours must end at another time.")]})
         return attrs
 
 
@@ -279,7 +283,7 @@ class QuietHoursView(OwnerScopedMixin, APIView):
     def get(self, request: Request) -> Response:
         quiet = QuietHours.objects.filter(user=caller(request)).first()
         if quiet is None:
-            raise Http404("No quiet hours set.")
+            raise Http404(gettext("No quiet hours set."))
         return Response(QuietHoursSerializer(quiet).data)
 
     def put(self, request: Request) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import serializers
 
 from django_push.api import validators
@@ -62,7 +63,9 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
 
     platform = serializers.ChoiceField(
         choices=Platform.choices,
-        error_messages={"invalid_choice": '"{input}" is not a platform: use apns, fcm or webpush.'},
+        error_messages={
+            "invalid_choice": gettext_lazy('"{input}" is not a platform: use apns, fcm or webpush.')
+        },
     )
     application = serializers.CharField(max_length=100, default="default")
     token = serializers.CharField(
@@ -94,17 +97,22 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
         }[platform]
         attrs["token"] = check("token", token_validator, attrs["token"])
         if "environment" in attrs and platform != Platform.APNS:
-            errors["environment"] = ["Only APNs devices have an environment; leave it out."]
+            errors["environment"] = [gettext("Only APNs devices have an environment; leave it out.")]
         for key, func in (("p256dh", validators.validate_p256dh), ("auth", validators.validate_auth_secret)):
             if platform == Platform.WEBPUSH:
                 if key not in attrs:
                     errors[key] = [
-                        f"Web Push devices need the subscription's {key} (keys.{key} in toJSON())."
+                        gettext(
+                            "Web Push devices need the subscription's %(key)s (keys.%(key)s in toJSON())."
+                        )
+                        % {"key": key}
                     ]
                 else:
                     attrs[key] = check(key, func, attrs[key])
             elif key in attrs:
-                errors[key] = [f"Leave {key} out: only Web Push devices have subscription keys."]
+                errors[key] = [
+                    gettext("Leave %(key)s out: only Web Push devices have subscription keys.") % {"key": key}
+                ]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -127,7 +135,7 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
             )
         except registration.EndpointKeysMismatch:
             raise serializers.ValidationError(
-                {"auth": ["This endpoint is registered with another auth secret."]}
+                {"auth": [gettext("This endpoint is registered with another auth secret.")]}
             ) from None
 
 
@@ -139,7 +147,7 @@ class DeviceUpdateSerializer(_DeviceDetailsMixin):
     def validate_environment(self, value: str) -> str:
         device = self.instance
         if device is not None and device.platform != Platform.APNS:
-            raise serializers.ValidationError("Only APNs devices have an environment; leave it out.")
+            raise serializers.ValidationError(gettext("Only APNs devices have an environment; leave it out."))
         return value
 
     def update(self, instance: Device, validated_data: dict[str, Any]) -> Device:
@@ -176,7 +184,7 @@ class TopicSubscribeSerializer(serializers.Serializer):
     def validate_topic(self, value: str) -> Topic:
         topic = Topic.objects.filter(name=value).first()
         if topic is None:
-            raise serializers.ValidationError(f"Unknown topic {value!r}.")
+            raise serializers.ValidationError(gettext("Unknown topic %(topic)s.") % {"topic": repr(value)})
         return topic
 
 
@@ -227,7 +235,7 @@ class WebPushSubscriptionSerializer(_DeviceDetailsMixin):
             )
         except registration.EndpointKeysMismatch:
             raise serializers.ValidationError(
-                {"keys": {"auth": ["This endpoint is registered with another auth secret."]}}
+                {"keys": {"auth": [gettext("This endpoint is registered with another auth secret.")]}}
             ) from None
 
 
@@ -251,7 +259,7 @@ class WebPushUnsubscribeSerializer(serializers.Serializer):
         signed_in = request is not None and request.user.is_authenticated
         if not signed_in and "keys" not in attrs:
             raise serializers.ValidationError(
-                {"keys": ["Send the subscription's keys.auth to unsubscribe without signing in."]}
+                {"keys": [gettext("Send the subscription's keys.auth to unsubscribe without signing in.")]}
             )
         return attrs
 

@@ -13,6 +13,7 @@ import binascii
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework.exceptions import ValidationError
 
 from django_push import validation
@@ -37,11 +38,15 @@ def normalize_apns_token(value: str) -> str:
     token = value.strip()
     if len(token) != APNS_TOKEN_LENGTH:
         raise ValidationError(
-            f"An APNs device token is exactly {APNS_TOKEN_LENGTH} hexadecimal characters; "
-            f"got {len(token)} characters."
+            gettext(
+                "An APNs device token is exactly %(length)d hexadecimal characters; got %(got)d characters."
+            )
+            % {"length": APNS_TOKEN_LENGTH, "got": len(token)}
         )
     if not _HEX.match(token):
-        raise ValidationError("An APNs device token contains only hexadecimal characters (0-9, a-f).")
+        raise ValidationError(
+            gettext("An APNs device token contains only hexadecimal characters (0-9, a-f).")
+        )
     return token.lower()
 
 
@@ -49,13 +54,15 @@ def validate_fcm_token(value: str) -> str:
     token = value.strip()
     if not FCM_TOKEN_MIN_LENGTH <= len(token) <= FCM_TOKEN_MAX_LENGTH:
         raise ValidationError(
-            f"An FCM registration token is {FCM_TOKEN_MIN_LENGTH} to {FCM_TOKEN_MAX_LENGTH} characters "
-            f"long; got {len(token)}."
+            gettext("An FCM registration token is %(min)d to %(max)d characters long; got %(got)d.")
+            % {"min": FCM_TOKEN_MIN_LENGTH, "max": FCM_TOKEN_MAX_LENGTH, "got": len(token)}
         )
     if not _FCM_TOKEN.match(token):
         raise ValidationError(
-            "An FCM registration token contains only letters, digits and the characters '_', '-', ':' "
-            "and '.'."
+            gettext(
+                "An FCM registration token contains only letters, digits and the characters "
+                "'_', '-', ':' and '.'."
+            )
         )
     return token
 
@@ -71,15 +78,29 @@ def validate_webpush_endpoint(value: str) -> str:
         raise ValidationError(str(exc)) from exc
 
 
-def _b64url_decode(value: str, what: str) -> bytes:
+# (not base64url alphabet, not decodable) per key: whole sentences, so that translations can agree.
+_B64URL_ERRORS = {
+    "p256dh": (
+        gettext_lazy("The p256dh key must be base64url-encoded (letters, digits, '-' and '_')."),
+        gettext_lazy("The p256dh key is not valid base64url."),
+    ),
+    "auth": (
+        gettext_lazy("The auth secret must be base64url-encoded (letters, digits, '-' and '_')."),
+        gettext_lazy("The auth secret is not valid base64url."),
+    ),
+}
+
+
+def _b64url_decode(value: str, key: str) -> bytes:
+    not_alphabet, not_decodable = _B64URL_ERRORS[key]
     text = value.strip()
     if not re.fullmatch(r"[A-Za-z0-9_\-]*={0,2}", text):
-        raise ValidationError(f"{what} must be base64url-encoded (letters, digits, '-' and '_').")
+        raise ValidationError(str(not_alphabet))
     text = text.rstrip("=")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise ValidationError(f"{what} is not valid base64url.") from exc
+        raise ValidationError(str(not_decodable)) from exc
 
 
 def _b64url_encode(raw: bytes) -> str:
@@ -91,26 +112,32 @@ def validate_p256dh(value: str) -> str:
     point is really on P-256 rather than just the right length."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    raw = _b64url_decode(value, "The p256dh key")
+    raw = _b64url_decode(value, "p256dh")
     if len(raw) != P256DH_LENGTH:
         raise ValidationError(
-            f"The p256dh key must decode to {P256DH_LENGTH} bytes (an uncompressed P-256 point); "
-            f"got {len(raw)} bytes."
+            gettext(
+                "The p256dh key must decode to %(length)d bytes (an uncompressed P-256 point); "
+                "got %(got)d bytes."
+            )
+            % {"length": P256DH_LENGTH, "got": len(raw)}
         )
     if raw[0] != 0x04:
-        raise ValidationError("The p256dh key must be an uncompressed P-256 point (first byte 0x04).")
+        raise ValidationError(
+            gettext("The p256dh key must be an uncompressed P-256 point (first byte 0x04).")
+        )
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
     except ValueError as exc:
-        raise ValidationError("The p256dh key is not a point on the P-256 curve.") from exc
+        raise ValidationError(gettext("The p256dh key is not a point on the P-256 curve.")) from exc
     return _b64url_encode(raw)
 
 
 def validate_auth_secret(value: str) -> str:
-    raw = _b64url_decode(value, "The auth secret")
+    raw = _b64url_decode(value, "auth")
     if len(raw) != AUTH_SECRET_LENGTH:
         raise ValidationError(
-            f"The auth secret must decode to {AUTH_SECRET_LENGTH} bytes; got {len(raw)} bytes."
+            gettext("The auth secret must decode to %(length)d bytes; got %(got)d bytes.")
+            % {"length": AUTH_SECRET_LENGTH, "got": len(raw)}
         )
     return _b64url_encode(raw)
 
@@ -135,5 +162,8 @@ def validate_application(platform: str, application: str) -> None:
     if not push_settings.is_known_application(platform, application):
         known = ", ".join(push_settings.applications_for(platform))
         raise ValidationError(
-            f"Unknown application {application!r} for {platform}; configured applications: {known}."
+            gettext(
+                "Unknown application %(application)s for %(platform)s; configured applications: %(known)s."
+            )
+            % {"application": repr(application), "platform": platform, "known": known}
         )

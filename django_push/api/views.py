@@ -13,6 +13,7 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import BasePagination, PageNumberPagination
@@ -130,7 +131,8 @@ class _DeviceTopicsView(PushAPIView):
     def _require_self_subscribe(self, topic: Topic) -> None:
         if not topic.self_subscribe:
             raise PermissionDenied(
-                f"Topic {topic.name!r} is managed by the site; a device cannot join or leave it."
+                gettext("Topic %(topic)s is managed by the site; a device cannot join or leave it.")
+                % {"topic": repr(topic.name)}
             )
 
 
@@ -219,7 +221,7 @@ class WebPushResubscribeView(PushAPIView):
         device = serializer.resubscribe()
         if device is None:
             return Response(
-                {"detail": "No subscription matches the old endpoint and auth secret."},
+                {"detail": gettext("No subscription matches the old endpoint and auth secret.")},
                 status=status.HTTP_404_NOT_FOUND,
             )
         return Response(DeviceSerializer(device).data)
@@ -238,7 +240,7 @@ class VapidPublicKeyView(APIView):
         key = push_settings.VAPID_PUBLIC_KEY
         if not key:
             return Response(
-                {"detail": "Web Push is not configured: DJANGO_PUSH['VAPID_PUBLIC_KEY'] is empty."},
+                {"detail": gettext("Web Push is not configured: DJANGO_PUSH['VAPID_PUBLIC_KEY'] is empty.")},
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
         return Response({"public_key": key})

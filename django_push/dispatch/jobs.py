@@ -14,18 +14,26 @@ from collections.abc import Callable
 from typing import Any
 
 from django_push.conf import push_settings
+from django_push.extras import pip_command
 
 logger = logging.getLogger("django_push.dispatch.jobs")
 
 
 def use_celery() -> bool:
     setting = push_settings.USE_CELERY
-    if setting is not None:
-        return bool(setting)
+    if setting is not None and not setting:
+        return False
     try:
         from celery import current_app
-    except ImportError:  # pragma: no cover
+    except ImportError:
+        if setting:  # reported by the django_push.E023 check; the push still goes out
+            logger.error(
+                "USE_CELERY is True but celery is not installed; sending in-process (%s)",
+                pip_command("celery"),
+            )
         return False
+    if setting is not None:
+        return True
     conf = current_app.conf
     return bool(conf.broker_url) and not conf.task_always_eager
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 
 if TYPE_CHECKING:
-    from django_push.models.devices import Device  # noqa: F401 - named in a string annotation
+    from django_push.models.devices import Device
 
 
 def address_hash(address: str) -> str:
@@ -37,3 +37,22 @@ class DeviceQuerySet(models.QuerySet["Device"]):
 
     def by_address(self, platform: str, application: str, address: str) -> DeviceQuerySet:
         return self.filter(platform=platform, application=application, address_hash=address_hash(address))
+
+    # bulk_create()/bulk_update() skip Device.save(), which derives address_hash (the unique key) from
+    # address: they derive it here too, so bulk imports keep the uniqueness guarantee.
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Device]:
+        objs = list(objs)
+        for device in objs:
+            device.address_hash = address_hash(device.address)
+        update_fields = kwargs.get("update_fields")
+        if update_fields and "address" in update_fields:
+            kwargs["update_fields"] = [*update_fields, "address_hash"]
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        objs, fields = list(objs), list(fields)
+        if "address" in fields:
+            for device in objs:
+                device.address_hash = address_hash(device.address)
+            fields.append("address_hash")
+        return super().bulk_update(objs, fields, *args, **kwargs)

@@ -68,6 +68,8 @@ def real_backends(settings):
 
 
 def test_real_backends_render_exact_payloads(real_backends):
+    pytest.importorskip("google.auth")  # the "fcm" extra (see tests/conftest.py)
+    pytest.importorskip("http_ece")  # the "webpush" extra
     message = PushMessage(title="Hi", body="there", data={"n": 1}, collapse_key="c1")
     previews = {p.platform: p for p in preview.render_all(message)}
     assert all(p.exact and p.ok for p in previews.values()), [p.problem for p in previews.values()]

@@ -7,6 +7,9 @@ import uuid
 from typing import Any
 
 import pytest
+
+pytest.importorskip("rest_framework")  # the "api" extra (see tests/conftest.py)
+
 from django.core.cache.backends.locmem import LocMemCache
 
 from django_push.api.throttling import RegistrationThrottle

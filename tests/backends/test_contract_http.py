@@ -8,6 +8,9 @@ import json
 import httpx
 import pytest
 
+pytest.importorskip("google.auth")  # the "fcm" extra (see tests/conftest.py)
+pytest.importorskip("http_ece")  # the "webpush" extra (see tests/conftest.py)
+
 from django_push.backends.apns import APNsBackend
 from django_push.backends.apns_tokens import provider_tokens
 from django_push.backends.fcm import FCMBackend

@@ -10,6 +10,8 @@ import httpx
 import jwt
 import pytest
 
+pytest.importorskip("google.auth")  # the "fcm" extra (see tests/conftest.py)
+
 from django_push.backends.fcm import FCMBackend
 from django_push.exceptions import InvalidTarget, PushAuthError, PushConfigurationError
 from django_push.message import PushMessage, Target

@@ -8,6 +8,8 @@ import base64
 import httpx
 import jwt
 import pytest
+
+pytest.importorskip("http_ece")  # the "webpush" extra (see tests/conftest.py)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 

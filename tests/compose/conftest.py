@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.utils import timezone
@@ -16,6 +16,9 @@ from django.utils import timezone
 from django_push.compose import events
 from django_push.compose.policies import DEFAULT_FILTERS
 from django_push.dispatch import jobs
+
+if TYPE_CHECKING:
+    pass
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 API = "/api/push/"

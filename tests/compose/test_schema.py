@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 
 import pytest
+
+pytest.importorskip("rest_framework")  # the "api" extra (see tests/conftest.py)
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started

@@ -85,7 +85,7 @@ def test_compose_preview_confirm_and_watch_progress(live_server, django_user_mod
 
         # 2. Compose: message and a topic audience.
         compose.click()
-        expect(page.locator("h1")).to_have_text("Compose broadcast")
+        expect(page.locator("#content h1")).to_have_text("Compose broadcast")
         page.fill("#id_title", "Breaking news")
         page.fill("#id_body", "Something big just happened.")
         page.fill("#id_data", '{"article": 42}')
@@ -94,7 +94,7 @@ def test_compose_preview_confirm_and_watch_progress(live_server, django_user_mod
 
         # 3. Preview: one payload per platform with its size against the limit, and the reach.
         page.click("input[name=_preview]")
-        expect(page.locator("h1")).to_have_text("Preview broadcast")
+        expect(page.locator("#content h1")).to_have_text("Preview broadcast")
         expect(page.locator("#broadcast-reach")).to_contain_text("6 devices")
         for platform, limit in (("apns", "4096"), ("fcm", "4096"), ("webpush", "3993")):
             section = page.locator(f'.dp-preview[data-platform="{platform}"]')
@@ -105,7 +105,7 @@ def test_compose_preview_confirm_and_watch_progress(live_server, django_user_mod
 
         # 4. Confirm.
         page.click("input[name=_confirm]")
-        expect(page.locator("h1")).to_have_text("Confirm broadcast")
+        expect(page.locator("#content h1")).to_have_text("Confirm broadcast")
         expect(page.locator("#broadcast-confirmation")).to_contain_text("will be sent now to 6 devices")
         shot("4-confirm")
 

@@ -16,8 +16,10 @@ import json
 import os
 import time
 
-import http_ece
 import pytest
+
+pytest.importorskip("http_ece")  # the "webpush" extra (see tests/conftest.py)
+import http_ece
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 

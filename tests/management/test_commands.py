@@ -100,6 +100,7 @@ def test_clearpushdevices_rejects_bad_days():
 
 
 def test_periodic_tasks_created_idempotently():
+    pytest.importorskip("django_celery_beat")  # the "celery" extra (see tests/conftest.py)
     from django_celery_beat.models import PeriodicTask
 
     run("setuppushschedules")

@@ -7,6 +7,9 @@ import json
 
 import httpx
 import pytest
+
+pytest.importorskip("google.auth")  # the "fcm" extra (see tests/conftest.py)
+pytest.importorskip("http_ece")  # the "webpush" extra (see tests/conftest.py)
 from django.core.management import CommandError, call_command
 
 from django_push.backends.apns_tokens import jwt_mint_count

@@ -1,7 +1,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from django_push.models import Delivery, Device, Notification, Subscription
+from django_push.models import Delivery, Device, Notification, Subscription, address_hash
 
 from ..factories import DeviceFactory, TopicFactory, UserFactory
 
@@ -18,6 +18,23 @@ def test_duplicate_address_refused_by_database_even_via_bulk_create():
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         Device.objects.bulk_create([twin])  # bypasses save() and Python validation
+
+
+def test_bulk_create_and_bulk_update_derive_the_address_hash():
+    owner = UserFactory()
+    made = Device.objects.bulk_create(
+        [Device(platform="fcm", owner=owner, address=f"token-{n}") for n in range(3)]  # no address_hash
+    )
+    assert [d.address_hash for d in made] == [address_hash(f"token-{n}") for n in range(3)]
+    stored = Device.objects.get(address="token-1")
+    assert stored.address_hash == address_hash("token-1")
+    assert Device.objects.by_address("fcm", "default", "token-2").get().pk == made[2].pk
+    with pytest.raises(IntegrityError), transaction.atomic():  # the unique key works for bulk imports
+        Device.objects.bulk_create([Device(platform="fcm", address="token-0")])
+    stored.address = "token-renewed"
+    Device.objects.bulk_update([stored], ["address"])
+    stored.refresh_from_db()
+    assert stored.address_hash == address_hash("token-renewed")
 
 
 def test_long_webpush_endpoints_are_unique_by_hash():

@@ -7,6 +7,7 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_push.extras import importable, pip_command
 from django_push.schedules import PERIODIC_TASKS, ensure_periodic_tasks
 
 
@@ -25,7 +26,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not apps.is_installed("django_celery_beat"):
-            raise CommandError("Add 'django_celery_beat' to INSTALLED_APPS first.")
+            if importable("django_celery_beat"):
+                raise CommandError("Add 'django_celery_beat' to INSTALLED_APPS first.")
+            raise CommandError(
+                f"Run {pip_command('celery')}, then add 'django_celery_beat' to INSTALLED_APPS."
+            )
         if options["reset"]:
             ensure_periodic_tasks(reset=True)
             self.stdout.write(f"{len(PERIODIC_TASKS)} periodic task(s) reset to their defaults.")
