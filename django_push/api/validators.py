@@ -1,169 +1,48 @@
-"""Validation of what apps and browsers send at registration: each function returns the normalized value
-or raises a DRF ``ValidationError`` whose message says what is wrong and what is expected.
-
-A bad token stored now is a failed send (and a wasted HTTP/2 stream) later, so the API refuses what a
-push service would refuse anyway, at the moment the client can still fix it. The checks stay loose where
-the services document no format (FCM) and strict where they do (APNs, Web Push keys).
-"""
+"""The registration API's validators: :mod:`django_push.validation`'s rules, raising DRF's
+``ValidationError`` (a 400 with the field's message) instead of Django's."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
+import functools
+from collections.abc import Callable
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils.translation import gettext, gettext_lazy
 from rest_framework.exceptions import ValidationError
 
 from django_push import validation
-from django_push.conf import push_settings
-from django_push.validation import LOCALE_MAX_LENGTH, TIME_ZONE_MAX_LENGTH  # noqa: F401 (used by the serializers)
+from django_push.validation import LOCALE_MAX_LENGTH, TIME_ZONE_MAX_LENGTH
 
-APNS_TOKEN_LENGTH = 64
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-
-# Google documents no FCM token format and asks servers not to over-validate, so this allows the
-# URL-safe alphabet real tokens use ("<instance id>:APA91b…") plus '.', between generous bounds.
-FCM_TOKEN_MIN_LENGTH = 32
-FCM_TOKEN_MAX_LENGTH = 4096
-_FCM_TOKEN = re.compile(r"^[A-Za-z0-9_:.\-]+$")
-
-P256DH_LENGTH = 65  # an uncompressed P-256 point: 0x04 || X (32 bytes) || Y (32 bytes)
-AUTH_SECRET_LENGTH = 16
-
-
-def normalize_apns_token(value: str) -> str:
-    """An APNs token is 32 bytes in hex; APNs itself compares case-insensitively, we store lower case."""
-    token = value.strip()
-    if len(token) != APNS_TOKEN_LENGTH:
-        raise ValidationError(
-            gettext(
-                "An APNs device token is exactly %(length)d hexadecimal characters; got %(got)d characters."
-            )
-            % {"length": APNS_TOKEN_LENGTH, "got": len(token)}
-        )
-    if not _HEX.match(token):
-        raise ValidationError(
-            gettext("An APNs device token contains only hexadecimal characters (0-9, a-f).")
-        )
-    return token.lower()
+__all__ = [
+    "LOCALE_MAX_LENGTH",
+    "TIME_ZONE_MAX_LENGTH",
+    "normalize_apns_token",
+    "normalize_locale",
+    "validate_application",
+    "validate_auth_secret",
+    "validate_fcm_token",
+    "validate_p256dh",
+    "validate_time_zone",
+    "validate_webpush_endpoint",
+]
 
 
-def validate_fcm_token(value: str) -> str:
-    token = value.strip()
-    if not FCM_TOKEN_MIN_LENGTH <= len(token) <= FCM_TOKEN_MAX_LENGTH:
-        raise ValidationError(
-            gettext("An FCM registration token is %(min)d to %(max)d characters long; got %(got)d.")
-            % {"min": FCM_TOKEN_MIN_LENGTH, "max": FCM_TOKEN_MAX_LENGTH, "got": len(token)}
-        )
-    if not _FCM_TOKEN.match(token):
-        raise ValidationError(
-            gettext(
-                "An FCM registration token contains only letters, digits and the characters "
-                "'_', '-', ':' and '.'."
-            )
-        )
-    return token
+def _drf(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any) -> Any:
+        try:
+            return func(*args)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+
+    return wrapper
 
 
-def validate_webpush_endpoint(value: str) -> str:
-    """Allow-listed https push service URL (see :mod:`django_push.backends.webpush_endpoints`), normalized."""
-    from django_push.backends.webpush_endpoints import validate_endpoint
-    from django_push.exceptions import InvalidTarget
-
-    try:
-        return validate_endpoint(value, push_settings.WEBPUSH_ALLOWED_HOSTS)
-    except InvalidTarget as exc:
-        raise ValidationError(str(exc)) from exc
-
-
-# (not base64url alphabet, not decodable) per key: whole sentences, so that translations can agree.
-_B64URL_ERRORS = {
-    "p256dh": (
-        gettext_lazy("The p256dh key must be base64url-encoded (letters, digits, '-' and '_')."),
-        gettext_lazy("The p256dh key is not valid base64url."),
-    ),
-    "auth": (
-        gettext_lazy("The auth secret must be base64url-encoded (letters, digits, '-' and '_')."),
-        gettext_lazy("The auth secret is not valid base64url."),
-    ),
-}
-
-
-def _b64url_decode(value: str, key: str) -> bytes:
-    not_alphabet, not_decodable = _B64URL_ERRORS[key]
-    text = value.strip()
-    if not re.fullmatch(r"[A-Za-z0-9_\-]*={0,2}", text):
-        raise ValidationError(str(not_alphabet))
-    text = text.rstrip("=")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise ValidationError(str(not_decodable)) from exc
-
-
-def _b64url_encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def validate_p256dh(value: str) -> str:
-    """The browser's ECDH public key; a bad one would make every message undecryptable, so check the
-    point is really on P-256 rather than just the right length."""
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    raw = _b64url_decode(value, "p256dh")
-    if len(raw) != P256DH_LENGTH:
-        raise ValidationError(
-            gettext(
-                "The p256dh key must decode to %(length)d bytes (an uncompressed P-256 point); "
-                "got %(got)d bytes."
-            )
-            % {"length": P256DH_LENGTH, "got": len(raw)}
-        )
-    if raw[0] != 0x04:
-        raise ValidationError(
-            gettext("The p256dh key must be an uncompressed P-256 point (first byte 0x04).")
-        )
-    try:
-        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
-    except ValueError as exc:
-        raise ValidationError(gettext("The p256dh key is not a point on the P-256 curve.")) from exc
-    return _b64url_encode(raw)
-
-
-def validate_auth_secret(value: str) -> str:
-    raw = _b64url_decode(value, "auth")
-    if len(raw) != AUTH_SECRET_LENGTH:
-        raise ValidationError(
-            gettext("The auth secret must decode to %(length)d bytes; got %(got)d bytes.")
-            % {"length": AUTH_SECRET_LENGTH, "got": len(raw)}
-        )
-    return _b64url_encode(raw)
-
-
-def normalize_locale(value: str) -> str:
-    """``fr_ca`` → ``fr-CA``: see :func:`django_push.validation.normalize_locale` (shared with the admin)."""
-    try:
-        return validation.normalize_locale(value)
-    except DjangoValidationError as exc:
-        raise ValidationError(exc.messages) from exc
-
-
-def validate_time_zone(value: str) -> str:
-    """See :func:`django_push.validation.validate_time_zone` (shared with the admin)."""
-    try:
-        return validation.validate_time_zone(value)
-    except DjangoValidationError as exc:
-        raise ValidationError(exc.messages) from exc
-
-
-def validate_application(platform: str, application: str) -> None:
-    if not push_settings.is_known_application(platform, application):
-        known = ", ".join(push_settings.applications_for(platform))
-        raise ValidationError(
-            gettext(
-                "Unknown application %(application)s for %(platform)s; configured applications: %(known)s."
-            )
-            % {"application": repr(application), "platform": platform, "known": known}
-        )
+normalize_apns_token = _drf(validation.normalize_apns_token)
+validate_fcm_token = _drf(validation.validate_fcm_token)
+validate_webpush_endpoint = _drf(validation.validate_webpush_endpoint)
+validate_p256dh = _drf(validation.validate_p256dh)
+validate_auth_secret = _drf(validation.validate_auth_secret)
+normalize_locale = _drf(validation.normalize_locale)
+validate_time_zone = _drf(validation.validate_time_zone)
+validate_application = _drf(validation.validate_application)

@@ -35,22 +35,22 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import connections, models, router
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
-# The registration API's own format rules, so an import admits nothing a client could not register.
-# (If this module moves under a devices/ package, these checks belong below it too.)
-from django_push.api.validators import (
+from django_push.backends.webpush_endpoints import validate_endpoint
+from django_push.conf import DEFAULT_APPLICATION, PLATFORMS, push_settings
+from django_push.exceptions import InvalidTarget
+from django_push.models import Device, Platform
+
+# The registration rules, so an import admits nothing a client could not register.
+from django_push.validation import (
     normalize_apns_token,
     validate_auth_secret,
     validate_fcm_token,
     validate_p256dh,
 )
-from django_push.backends.webpush_endpoints import validate_endpoint
-from django_push.conf import DEFAULT_APPLICATION, PLATFORMS, push_settings
-from django_push.exceptions import InvalidTarget
-from django_push.models import Device, Platform
 
 DPN = "django-push-notifications"
 FCM_DJANGO = "fcm-django"
@@ -389,8 +389,7 @@ def _checked(check: Callable[[str], str], value: str | None) -> tuple[str | None
     try:
         return check(value or ""), ""
     except ValidationError as exc:
-        detail = exc.detail
-        return None, str(detail[0] if isinstance(detail, list) and detail else detail)
+        return None, str(exc.messages[0] if exc.messages else exc)
     except InvalidTarget as exc:
         return None, str(exc)
 
