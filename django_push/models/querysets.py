@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 
 if TYPE_CHECKING:
-    from django_push.models.devices import Device
+    from django_push.models.devices import Device  # noqa: F401 - named in a string annotation
 
 
 def address_hash(address: str) -> str:
@@ -40,7 +40,7 @@ class DeviceQuerySet(models.QuerySet["Device"]):
 
     # bulk_create()/bulk_update() skip Device.save(), which derives address_hash (the unique key) from
     # address: they derive it here too, so bulk imports keep the uniqueness guarantee.
-    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:  # type: ignore[override]
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
         objs = list(objs)
         for device in objs:
             device.address_hash = address_hash(device.address)
