@@ -14,7 +14,7 @@ Modules: :mod:`.planning` (create, plan), :mod:`.chunks` (claim → filter → s
 """
 
 from django_push.dispatch.backoff import backoff
-from django_push.dispatch.chunks import process_chunk
+from django_push.dispatch.chunks import process_chunk, process_chunks
 from django_push.dispatch.planning import cancel, create, notify, plan, queue_notification, send_message
 from django_push.dispatch.sweep import retry_failed, send_due
 
@@ -25,6 +25,7 @@ __all__ = [
     "notify",
     "plan",
     "process_chunk",
+    "process_chunks",
     "queue_notification",
     "retry_failed",
     "send_due",

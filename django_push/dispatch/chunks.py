@@ -15,7 +15,7 @@ import logging
 import queue
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,39 +68,99 @@ def enqueue_chunk(
 
 def process_chunk(notification_id: int, device_ids: Sequence[int], attempt: int = 1) -> None:
     """Send one chunk: claim its open deliveries, send, record as answers arrive, schedule retries."""
+    batch = _prepare(notification_id, device_ids, attempt)
+    if batch is not None:
+        _finish(_start(batch))
+
+
+def process_chunks(notification_id: int, chunks: Iterable[Sequence[int]]) -> None:
+    """Send several chunks of one notification, pipelined: the database work of the next chunk (claim,
+    filters, rendering) runs while the previous one's pushes are in flight, and at most two chunks are
+    in flight, so the wire stays full across chunk boundaries. Used by the inline planner; each chunk
+    is claimed, recorded and retried exactly as :func:`process_chunk` does it."""
+    in_flight: _InFlight | None = None
+    for device_ids in chunks:
+        batch = _prepare(notification_id, device_ids, 1)
+        started = _start(batch) if batch is not None else None
+        if in_flight is not None:
+            _finish(in_flight)
+        in_flight = started
+    if in_flight is not None:
+        _finish(in_flight)
+
+
+@dataclasses.dataclass
+class _Batch:
+    """A chunk after its database work: what to send, and what waits."""
+
+    notification: Notification
+    attempt: int
+    rows: list[Row]
+    devices: dict[int, Device]
+    held_until: list[tuple[int, datetime]]
+
+
+@dataclasses.dataclass
+class _InFlight:
+    batch: _Batch
+    future: concurrent.futures.Future[None] | None
+    answers: queue.SimpleQueue[Outcome]
+    retry: list[tuple[int, float]]
+
+
+def _prepare(notification_id: int, device_ids: Sequence[int], attempt: int) -> _Batch | None:
     notification = Notification.objects.filter(pk=notification_id).first()
     if notification is None:
-        return
+        return None
     now = timezone.now()
     devices = {d.pk: d for d in Device.objects.filter(pk__in=device_ids).only(*DEVICE_FIELDS)}
-    recording.create_deliveries(notification_id, list(devices), now)
     missing = len(set(device_ids) - set(devices))
     if missing and attempt == 1:
         # Deleted since the audience was resolved: nothing to send, but the count must add up.
         Notification.objects.filter(pk=notification_id).update(skipped=F("skipped") + missing)
     rows = _claim(notification, list(devices), now)
+    if not rows and attempt == 1 and devices and not _planned(notification_id, list(devices)):
+        # A job queued before its deliveries were planned (by an older version): plan them now.
+        recording.create_deliveries(notification_id, list(devices), now)
+        rows = _claim(notification, list(devices), now)
     if not rows:
         maybe_finish(notification_id)
-        return
+        return None
     if notification.status == NotificationStatus.CANCELLED:
         recording.skip(notification, [r[0] for r in rows], "notification cancelled", now)
         maybe_finish(notification_id)
-        return
+        return None
     inactive = [r[0] for r in rows if not devices[r[1]].active]
     recording.skip(notification, inactive, "device inactive", now)
     rows = [r for r in rows if devices[r[1]].active]
     rows, held_until = _apply_filters(notification, rows, devices, now)
-    retry = _send_and_record(notification, rows, devices)
+    return _Batch(notification, attempt, rows, devices, held_until)
+
+
+def _planned(notification_id: int, device_ids: list[int]) -> bool:
+    return Delivery.objects.filter(notification_id=notification_id, device_id__in=device_ids).exists()
+
+
+def _finish(flight: _InFlight) -> None:
+    """Record the chunk's answers as they arrive, then schedule its retries and held deliveries."""
+    batch = flight.batch
+    notification, retry = batch.notification, flight.retry
+    if flight.future is not None:
+        while True:
+            done, _ = concurrent.futures.wait([flight.future], timeout=FLUSH_INTERVAL)
+            retry += recording.record(notification, _drain(flight.answers), timezone.now())
+            if done:
+                break
+        error = flight.future.exception()
+        if error is not None:
+            raise error
     if retry:
-        _schedule_retry(notification, [pk for pk, _ in retry], max(ra for _, ra in retry), attempt)
-    if held_until:
-        ids = [pk for pk, _ in held_until]
-        enqueue_chunk(
-            notification_id,
-            ids,
-            countdown=max(0.0, (max(until for _, until in held_until) - timezone.now()).total_seconds()),
-        )
-    maybe_finish(notification_id)
+        _schedule_retry(notification, [pk for pk, _ in retry], max(ra for _, ra in retry), batch.attempt)
+    if batch.held_until:
+        ids = [pk for pk, _ in batch.held_until]
+        until = max(until for _, until in batch.held_until)
+        enqueue_chunk(notification.pk, ids, countdown=max(0.0, (until - timezone.now()).total_seconds()))
+    maybe_finish(notification.pk)
 
 
 Row = tuple[int, int, int, bool, datetime]  # delivery id, device id, attempts, ambiguous before, planned at
@@ -193,21 +253,19 @@ def _render(
     return messages
 
 
-def _send_and_record(
-    notification: Notification, rows: list[Row], devices: dict[int, Device]
-) -> list[tuple[int, float]]:
-    """Send every row, recording answers in small batches while the rest are in flight."""
+def _start(batch: _Batch) -> _InFlight:
+    """Hand the chunk's pushes to the backends on the push loop; answers arrive on a queue."""
+    notification, rows, devices = batch.notification, batch.rows, batch.devices
+    answers: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+    retry: list[tuple[int, float]] = []
     if not rows:
-        return []
+        return _InFlight(batch, None, answers, retry)
     messages = _render(notification, rows, devices)
     groups: dict[tuple[str, str, int], list[Row]] = defaultdict(list)
     for row in rows:
         device = devices[row[1]]
         groups[(device.platform, device.application, id(messages[row[0]]))].append(row)
-
-    answers: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
     jobs_to_run = []
-    retry: list[tuple[int, float]] = []
     for (platform, application, _), group in groups.items():
         outcomes = [
             Outcome(r[0], r[2], devices[r[1]], SendResult(DeliveryStatus.PENDING), r[3], r[4]) for r in group
@@ -225,18 +283,8 @@ def _send_and_record(
             answers.put(_with(_outcomes[index], result))
 
         jobs_to_run.append(backend.asend(message, targets, on_result=on_result))
-
-    if jobs_to_run:
-        future = loop.run_soon(_gather(jobs_to_run))
-        while True:
-            done, _ = concurrent.futures.wait([future], timeout=FLUSH_INTERVAL)
-            retry += recording.record(notification, _drain(answers), timezone.now())
-            if done:
-                break
-        error = future.exception()
-        if error is not None:
-            raise error
-    return retry
+    future = loop.run_soon(_gather(jobs_to_run)) if jobs_to_run else None
+    return _InFlight(batch, future, answers, retry)
 
 
 async def _gather(coros: list[Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_push.conf import push_settings
 from django_push.dispatch import audience as audience_mod
 from django_push.dispatch import jobs, recording
-from django_push.dispatch.chunks import enqueue_chunk, maybe_finish, process_chunk
+from django_push.dispatch.chunks import enqueue_chunk, maybe_finish, process_chunks
 from django_push.message import PushMessage
 from django_push.models import MESSAGE_OPTION_FIELDS, Device, Notification, NotificationStatus
 from django_push.signals import pre_send
@@ -133,14 +133,21 @@ def plan(notification_id: int, inline: bool = False) -> None:
             cancel(notification)
             return
     total = 0
-    for ids in audience_mod.id_chunks(notification.audience, push_settings.CHUNK_SIZE):
-        total += len(ids)
-        # The ledger: the chunk's deliveries exist (PENDING) before its job does, so send_due finds
-        # planned work whatever the broker does with the message (a worker killed with it prefetched).
-        recording.create_deliveries(notification.pk, ids, timezone.now())
-        if inline:
-            process_chunk(notification.pk, ids)
-        else:
+
+    def planned_chunks() -> Iterator[list[int]]:
+        nonlocal total
+        for ids in audience_mod.id_chunks(notification.audience, push_settings.CHUNK_SIZE):
+            total += len(ids)
+            # The ledger: the chunk's deliveries exist (PENDING) before its job does, so send_due finds
+            # planned work whatever the broker does with the message (a worker killed with it
+            # prefetched, a job lost with its process).
+            recording.create_deliveries(notification.pk, ids, timezone.now())
+            yield ids
+
+    if inline:
+        process_chunks(notification.pk, planned_chunks())
+    else:
+        for ids in planned_chunks():
             enqueue_chunk(notification.pk, ids)
     Notification.objects.filter(pk=notification.pk).update(targeted=total, planned_at=timezone.now())
     maybe_finish(notification.pk)

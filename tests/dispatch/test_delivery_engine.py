@@ -181,3 +181,32 @@ def test_a_notification_type_sets_the_policy(settings):
     assert n.delivery_policy == "at_most_once"
     with pytest.raises(PushConfigurationError, match="delivery_policy"):
         NotificationType("x", delivery_policy="exactly_once")
+
+
+def test_process_chunks_overlaps_the_next_chunks_database_work_with_the_sends(monkeypatch):
+    """The pipeline: chunk 2 is claimed while chunk 1's pushes are still in flight, and every chunk
+    is recorded exactly as process_chunk records it."""
+    devices = DeviceFactory.create_batch(6)
+    n = dispatch.create(audience={"devices": [d.pk for d in devices]}, title="pipelined")
+    events: list[str] = []
+    real_prepare, real_finish = chunks._prepare, chunks._finish
+
+    def prepare(nid, ids, attempt):
+        events.append(f"prepare {len(ids)}")
+        return real_prepare(nid, ids, attempt)
+
+    def finish(flight):
+        events.append("finish")
+        return real_finish(flight)
+
+    monkeypatch.setattr(chunks, "_prepare", prepare)
+    monkeypatch.setattr(chunks, "_finish", finish)
+    ids = [d.pk for d in devices]
+    from django_push.dispatch import recording
+
+    recording.create_deliveries(n.pk, ids, timezone.now())
+    Notification.objects.filter(pk=n.pk).update(status="sending", targeted=6, planned_at=timezone.now())
+    dispatch.process_chunks(n.pk, [ids[:2], ids[2:4], ids[4:]])
+    assert events == ["prepare 2", "prepare 2", "finish", "prepare 2", "finish", "finish"]
+    n.refresh_from_db()
+    assert (n.sent, n.status) == (6, "done") and len(testing.outbox) == 6
