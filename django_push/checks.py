@@ -1,6 +1,7 @@
 """System checks for ``settings.DJANGO_PUSH`` (ids django_push.E0xx / W0xx), each with a hint.
 
-Names and shapes here; values (keys, files, dotted paths, rates, the Celery app) in checks_values.py.
+Names and shapes here; values in checks_values.py (the backends' keys, files and options) and
+checks_paths.py (dotted paths, rules, types, the throttle rate, the Celery app).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 from django.core import checks
 from django.utils.module_loading import import_string
 
+from django_push.checks_paths import check_paths
 from django_push.checks_values import check_values
 from django_push.conf import DEFAULTS, PLATFORMS, push_settings
 from django_push.exceptions import PushConfigurationError
@@ -94,7 +96,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="django_push.E010",
             )
         )
-    return errors + check_values(raw)
+    return errors + check_values(raw) + check_paths(raw)
 
 
 def _check_backends(backends: Any) -> list[checks.CheckMessage]:

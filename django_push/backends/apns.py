@@ -9,6 +9,9 @@ process, that saw the refusal) and the target is retried once. When it answers 4
 TooManyProviderTokenUpdates, another process's token is newer: the target is retried once with the
 shared token if it differs from the refused one, else the result is THROTTLED and the refused token
 is not sent again for a minute (see :mod:`django_push.backends.apns_tokens`).
+
+What a message becomes on the wire is built in :mod:`~django_push.backends.apns_requests`; what an answer
+means is read in :mod:`~django_push.backends.apns_answers`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,13 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from django_push.backends.apns_answers import (
+    AUTH_HINTS,
+    TOO_MANY_TOKEN_UPDATES,
+    response_body,
+    result_for,
+)
+from django_push.backends.apns_requests import encode_message
 from django_push.backends.apns_tokens import (
     MAX_TOKEN_TTL,
     MIN_MINT_INTERVAL,
@@ -36,57 +46,16 @@ from django_push.backends.apns_tokens import (
 )
 from django_push.backends.base import REQUIRED
 from django_push.backends.http import HTTPBackend, retry_after_seconds
-from django_push.backends.payload import apns_limit, apns_payload, dumps, effective_push_type
-from django_push.backends.priorities import for_priority
 from django_push.exceptions import (
     InvalidTarget,
-    MessageRejected,
-    PayloadTooLarge,
     PushAuthError,
     PushConfigurationError,
 )
-from django_push.message import APNS_PUSH_TYPES, PushMessage, Target
+from django_push.message import PushMessage, Target
 from django_push.results import DeliveryStatus, SendResult
 
-COLLAPSE_ID_LIMIT = 64
 DEVICE_TOKEN_RE = re.compile(r"^[0-9A-Fa-f]{8,512}$")
 
-# apns-topic is the bundle id plus the suffix each push type requires.
-TOPIC_SUFFIX = {
-    "voip": ".voip",
-    "complication": ".complication",
-    "fileprovider": ".pushkit.fileprovider",
-    "liveactivity": ".push-type.liveactivity",
-    "pushtotalk": ".voip-ptt",
-    "location": ".location-query",
-    "widgets": ".push-type.widgets",
-    "controls": ".push-type.controls",
-}
-
-# Answers that mean our credentials or configuration are wrong for every target: raise.
-AUTH_HINTS = {
-    "InvalidProviderToken": "the provider token's signature or claims are invalid: check team_id, key_id "
-    "and that the key is the .p8 file of that key id",
-    "MissingProviderToken": "no provider token and no client certificate: configure key/key_file or "
-    "cert_file",
-    "ExpiredProviderToken": "APNs says the provider token is expired even right after minting a new one: "
-    "check this machine's clock",
-    "BadCertificate": "the client certificate was refused",
-    "BadCertificateEnvironment": "the client certificate is for the other environment (sandbox/production)",
-    "BadEnvironmentKeyIdInToken": "the key is restricted to the other environment (sandbox/production) in "
-    "the Apple developer account",
-    "BadEnvironmentKeyInToken": "the key is restricted to the other environment (sandbox/production) in "
-    "the Apple developer account",
-    "UnrelatedKeyIdInToken": "key_id belongs to another team than team_id",
-    "Forbidden": "APNs does not allow this action for these credentials",
-    "TopicDisallowed": "these credentials may not push to this topic: check the topic option",
-    "BadTopic": "the apns-topic is invalid: check the topic option (the app's bundle id)",
-    "MissingTopic": "no apns-topic: set the topic option (the app's bundle id)",
-}
-INVALID_TOKEN_REASONS = frozenset(
-    {"BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered", "ExpiredToken"}
-)
-TOO_MANY_TOKEN_UPDATES = "TooManyProviderTokenUpdates"
 
 # Per exchange (each target's exchange runs in its own task, and authorize → send → parse_response run
 # in order within it): the provider token the last request carried, and the target whose request is
@@ -240,35 +209,7 @@ class APNsBackend(HTTPBackend):
         cached = self._encoded
         if cached is not None and cached[0] is message:
             return cached[1], cached[2]
-        push_type = effective_push_type(message)
-        if push_type not in APNS_PUSH_TYPES:
-            raise MessageRejected(
-                f"push_type {push_type!r} is not one of {', '.join(APNS_PUSH_TYPES)}",
-                error_code="invalid_push_type",
-            )
-        body = dumps(apns_payload(message))
-        limit = apns_limit(push_type)
-        if len(body) > limit:
-            raise PayloadTooLarge(len(body), limit, "APNs")
-        topic = self.options["topic"]
-        suffix = TOPIC_SUFFIX.get(push_type, "")
-        headers = {
-            "apns-push-type": push_type,
-            "apns-topic": topic if topic.endswith(suffix) else topic + suffix,
-            "apns-priority": "5"
-            if push_type == "background"
-            else str(for_priority(message.priority).apns_priority),
-        }
-        if message.ttl is not None:
-            headers["apns-expiration"] = "0" if message.ttl == 0 else str(int(self.clock()) + message.ttl)
-        if message.collapse_id:
-            size = len(message.collapse_id.encode())
-            if size > COLLAPSE_ID_LIMIT:
-                raise MessageRejected(
-                    f"APNs collapse id is {size} bytes, over the limit of {COLLAPSE_ID_LIMIT} bytes",
-                    error_code="collapse_id_too_long",
-                )
-            headers["apns-collapse-id"] = message.collapse_id
+        body, headers = encode_message(message, self.options["topic"], self.clock)
         self._encoded = (message, body, headers)
         return body, headers
 
@@ -347,35 +288,8 @@ class APNsBackend(HTTPBackend):
         status = response.status_code
         if status == 200:
             return SendResult.sent(response.headers.get("apns-id", ""))
-        try:
-            body = response.json() if response.content else {}
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
+        body = response_body(response)
         reason = str(body.get("reason", ""))
-        described = f"APNs answered {status} {reason}".strip()
-        if status == 403 or reason in AUTH_HINTS:
-            hint = AUTH_HINTS.get(reason, "the credentials were refused")
-            raise PushAuthError(
-                f"APNs refused our credentials ({reason or status}): {hint}",
-                reason=reason or str(status),
-                status_code=status,
-            )
-        if status == 410 or reason in INVALID_TOKEN_REASONS:
-            since = None
-            if body.get("timestamp"):
-                try:
-                    since = datetime.fromtimestamp(int(body["timestamp"]) / 1000, tz=timezone.utc)
-                except (TypeError, ValueError, OverflowError):
-                    since = None
-            return SendResult(
-                DeliveryStatus.INVALID_TOKEN,
-                error_code=reason or str(status),
-                reason=described,
-                invalid_since=since,
-                status_code=status,
-            )
         if status == 429 and reason == TOO_MANY_TOKEN_UPDATES and self.token_auth:
             if not retried:
                 # Our token is refused, not the push: refresh_credentials adopts the shared token.
@@ -390,25 +304,7 @@ class APNsBackend(HTTPBackend):
             return self.token_update_refused(
                 max(retry_after_seconds(response) or 0.0, UPDATE_REFUSAL_RETRY), status_code=status
             )
-        if status == 429:
-            return SendResult(
-                DeliveryStatus.THROTTLED,
-                error_code=reason or "429",
-                reason=described,
-                retry_after=retry_after_seconds(response),
-                status_code=status,
-            )
-        if status >= 500:
-            return SendResult(
-                DeliveryStatus.UNAVAILABLE,
-                error_code=reason or str(status),
-                reason=described,
-                retry_after=retry_after_seconds(response),
-                status_code=status,
-            )
-        return SendResult(
-            DeliveryStatus.REJECTED, error_code=reason or str(status), reason=described, status_code=status
-        )
+        return result_for(response, body)
 
     # -- checks --------------------------------------------------------------------------------------
     def check_credentials(self, *, fetch_token: bool = False) -> str:
