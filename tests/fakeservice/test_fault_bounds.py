@@ -132,7 +132,7 @@ def test_webpush_with_2_percent_connection_resets(creds):
 def test_fcm_with_a_goaway_every_10_streams_loses_nothing_and_stays_fast(creds):
     _, _, _, _, fault_free = broadcast("fcm", 1000, creds)
     Device.objects.all().delete()
-    n, accepted, shown, faults, elapsed = broadcast("fcm", 1000, creds, goaway_every=10)
+    n, accepted, shown, _, elapsed = broadcast("fcm", 1000, creds, goaway_every=10)
     # GOAWAY refuses only streams the service never processed: resent at once, no attempt, no duplicate.
     assert_honest(n, accepted, shown, max_duplicates=0)
     assert not Delivery.objects.filter(notification=n, attempts__gt=1).exists()
