@@ -103,24 +103,28 @@ if SERVICES:
     def _nobody_else_holds_the_test_database(django_db_setup, django_db_blocker):
         """Before pytest-django drops the test database: no connection but its own may be left
         (a worker's, a thread's), or the drop fails with "database ... is being accessed by other
-        users", which pytest-django only warns about. Names whoever still holds one."""
+        users", which pytest-django only warns about, and the database is left behind. Whoever still
+        holds one after a grace period is named (so a leak can be found) and disconnected, so the
+        database is always dropped."""
         yield
         from django.db import connection, connections
 
         name = connection.settings_dict["NAME"]
         with django_db_blocker.unblock():
             connections.close_all()  # this thread's; pytest-django drops the database next
-        holders = _other_connections(connection.settings_dict, name)
+        holders = _other_connections(connection.settings_dict, name, terminate=True)
         if holders:
-            pytest.fail(
-                f"connections to {name} still open at the end of the run, so it cannot be dropped "
-                f"(application_name, client port, state, last query): {holders}",
-                pytrace=False,
+            print(
+                f"\ndjango_push tests: connections to {name} left open at the end of the run were closed "
+                f"(application_name, client port, state, last query): {holders}"
             )
 
 
-def _other_connections(settings_dict: dict, name: str, timeout: float = 10.0) -> list[tuple]:
-    """Backends connected to ``name``, waited for up to ``timeout`` (a killed client's go at once)."""
+def _other_connections(
+    settings_dict: dict, name: str, timeout: float = 10.0, terminate: bool = False
+) -> list[tuple]:
+    """Backends connected to ``name``, waited for up to ``timeout`` (a killed client's go at once);
+    with ``terminate``, those still there are then disconnected."""
     import time
 
     import psycopg
@@ -141,8 +145,15 @@ def _other_connections(settings_dict: dict, name: str, timeout: float = 10.0) ->
                 [name],
             ).fetchall()
             if not rows or time.monotonic() > deadline:
-                return rows
+                break
             time.sleep(0.1)
+        if rows and terminate:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                "AND pid <> pg_backend_pid()",
+                [name],
+            )
+        return rows
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
