@@ -46,17 +46,15 @@ def _schema_class() -> type[AutoSchema]:
 SCHEMA_CLASS = _schema_class()
 
 
-def document(**operations: Callable[[Any], Any]) -> Callable[[View], View]:
-    """Like drf-spectacular's ``extend_schema_view``, but built on :data:`SCHEMA_CLASS`.
+class Documented:
+    """A view decorator (see :func:`document`) whose operations a ViewSet reuses by action name:
+    ``device_list.operations["post"]`` documents ``DeviceViewSet.create`` as it does ``POST devices/``."""
 
-    ``extend_schema`` derives each operation's schema from DEFAULT_SCHEMA_CLASS when it decorates, so
-    on a site that left DRF's own AutoSchema there, schema generation would fail for these views.
-    Naming the base class on the method (the "explicit schema" hook of ``extend_schema``) avoids that.
-    The methods must be defined on the view itself, so nothing leaks into DRF's generic classes.
-    """
+    def __init__(self, operations: dict[str, Callable[[Any], Any]]) -> None:
+        self.operations = operations
 
-    def decorator(view: View) -> View:
-        for name, extend in operations.items():
+    def __call__(self, view: View) -> View:
+        for name, extend in self.operations.items():
             if name not in view.__dict__:
                 raise TypeError(f"{view.__name__}.{name} must be defined on the view to be documented")
             method = view.__dict__[name]
@@ -64,7 +62,17 @@ def document(**operations: Callable[[Any], Any]) -> Callable[[View], View]:
             extend(method)
         return view
 
-    return decorator
+
+def document(**operations: Callable[[Any], Any]) -> Documented:
+    """Like drf-spectacular's ``extend_schema_view``, but built on :data:`SCHEMA_CLASS`.
+
+    ``extend_schema`` derives each operation's schema from DEFAULT_SCHEMA_CLASS when it decorates, so
+    on a site that left DRF's own AutoSchema there, schema generation would fail for these views.
+    Naming the base class on the method (the "explicit schema" hook of ``extend_schema``) avoids that.
+    The methods must be defined on the view itself, so nothing leaks into DRF's generic classes.
+    Operations are keyed by handler name: ``get``/``post``… on a view, the action on a ViewSet.
+    """
+    return Documented(operations)
 
 
 TAGS = ["push"]

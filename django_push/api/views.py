@@ -3,82 +3,30 @@
 Every queryset is scoped to the caller (``Device.objects.for_user``), so another user's device is
 indistinguishable from one that does not exist: 404 for read, update, delete and topic changes alike.
 Devices are addressed by their opaque ``public_id``; tokens never appear in URLs or access logs.
+
+The handling itself lives in :class:`django_push.api.common.PushAPIMixin`, shared with the ViewSets of
+:mod:`django_push.api.viewsets` (for sites that mount the API on their own router).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext
-from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.pagination import BasePagination, PageNumberPagination
-from rest_framework.parsers import BaseParser
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.schemas.inspectors import ViewInspector
-from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from django_push.api import schema as docs
+from django_push.api.common import Pagination, PushAPIMixin  # noqa: F401 (Pagination: moved there)
 from django_push.api.parsers import MAX_BODY_BYTES, RequestTooLarge, SizeLimitedJSONParser  # noqa: F401 (moved there)
-from django_push.api.permissions import anonymous_webpush_allowed, api_permissions
-from django_push.api.serializers import (
-    DeviceRegistrationSerializer,
-    DeviceSerializer,
-    DeviceTopicSerializer,
-    DeviceUpdateSerializer,
-    TopicSerializer,
-    TopicSubscribeSerializer,
-    WebPushResubscribeSerializer,
-    WebPushSubscriptionSerializer,
-    WebPushUnsubscribeSerializer,
-)
-from django_push.api.throttling import RegistrationThrottle
-from django_push.conf import push_settings
+from django_push.api.serializers import DeviceSerializer, DeviceTopicSerializer, TopicSerializer
 from django_push.models import Device, Subscription, Topic
 
 
-class Pagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
-class PushAPIView(APIView):
+class PushAPIView(PushAPIMixin, APIView):
     """Configured permissions and the registration throttle, both read per request."""
-
-    # drf-spectacular documents these views even where DEFAULT_SCHEMA_CLASS is DRF's (see docs.document).
-    schema: ViewInspector | None = docs.SCHEMA_CLASS()
-    parser_classes: Sequence[type[BaseParser]] = [SizeLimitedJSONParser]
-    pagination_class: type[BasePagination] | None = Pagination
-    throttled_methods: frozenset[str] = frozenset()
-    allow_anonymous_webpush = False
-
-    def get_permissions(self) -> list[BasePermission]:
-        if self.allow_anonymous_webpush and anonymous_webpush_allowed(self.request):
-            return [AllowAny()]
-        return api_permissions()
-
-    def get_throttles(self) -> list[BaseThrottle]:
-        throttles: list[BaseThrottle] = list(super().get_throttles())
-        if self.request.method in self.throttled_methods:
-            throttles.append(RegistrationThrottle())
-        return throttles
-
-    def user_agent(self) -> str:
-        return self.request.META.get("HTTP_USER_AGENT", "")
-
-
-def _registered(device: Device, created: bool) -> Response:
-    return Response(
-        DeviceSerializer(device).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    )
 
 
 @docs.device_list
@@ -87,15 +35,13 @@ class DeviceListView(PushAPIView, generics.ListAPIView):
     throttled_methods = frozenset({"POST"})
 
     def get_queryset(self) -> QuerySet[Device]:
-        return Device.objects.for_user(self.request.user).order_by("id")
+        return self.owned_devices().order_by("id")
 
     def get(self, request: Request) -> Response:
         return self.list(request)
 
     def post(self, request: Request) -> Response:
-        serializer = DeviceRegistrationSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        return _registered(*serializer.register(request.user, self.user_agent()))
+        return self.register_device()
 
 
 @docs.device_detail
@@ -105,7 +51,7 @@ class DeviceDetailView(PushAPIView, generics.RetrieveDestroyAPIView):
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Device]:
-        return Device.objects.for_user(self.request.user)
+        return self.owned_devices()
 
     def get(self, request: Request, public_id: UUID) -> Response:
         return self.retrieve(request, public_id=public_id)
@@ -114,26 +60,12 @@ class DeviceDetailView(PushAPIView, generics.RetrieveDestroyAPIView):
         return self.destroy(request, public_id=public_id)
 
     def patch(self, request: Request, public_id: UUID) -> Response:
-        device = self.get_object()
-        serializer = DeviceUpdateSerializer(device, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        if serializer.validated_data:  # nothing to change: not even updated_at
-            serializer.save()
-        return Response(DeviceSerializer(device).data)
+        return self.update_device(self.get_object())
 
 
 class _DeviceTopicsView(PushAPIView):
     def device(self) -> Device:
-        return get_object_or_404(
-            Device.objects.for_user(self.request.user), public_id=self.kwargs["public_id"]
-        )
-
-    def _require_self_subscribe(self, topic: Topic) -> None:
-        if not topic.self_subscribe:
-            raise PermissionDenied(
-                gettext("Topic %(topic)s is managed by the site; a device cannot join or leave it.")
-                % {"topic": repr(topic.name)}
-            )
+        return generics.get_object_or_404(self.owned_devices(), public_id=self.kwargs["public_id"])
 
 
 @docs.device_topics
@@ -148,26 +80,13 @@ class DeviceTopicListView(_DeviceTopicsView, generics.ListAPIView):
         return self.list(request)
 
     def post(self, request: Request, public_id: UUID) -> Response:
-        device = self.device()
-        serializer = TopicSubscribeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        topic = serializer.validated_data["topic"]
-        self._require_self_subscribe(topic)
-        subscription, created = Subscription.objects.get_or_create(device=device, topic=topic)
-        return Response(
-            DeviceTopicSerializer(subscription).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        return self.subscribe_device_to_topic(self.device())
 
 
 @docs.device_topic_detail
 class DeviceTopicDetailView(_DeviceTopicsView):
     def delete(self, request: Request, public_id: str, topic: str) -> Response:
-        device = self.device()
-        found = get_object_or_404(Topic, name=topic)
-        self._require_self_subscribe(found)
-        Subscription.objects.filter(device=device, topic=found).delete()
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.unsubscribe_device_from_topic(self.device(), topic)
 
 
 @docs.topic_list
@@ -175,7 +94,7 @@ class TopicListView(PushAPIView, generics.ListAPIView):
     serializer_class = TopicSerializer
 
     def get_queryset(self) -> QuerySet[Topic]:
-        return Topic.objects.filter(self_subscribe=True).order_by("name")
+        return self.self_subscribable_topics()
 
     def get(self, request: Request) -> Response:
         return self.list(request)
@@ -187,9 +106,7 @@ class WebPushSubscribeView(PushAPIView):
     allow_anonymous_webpush = True
 
     def post(self, request: Request) -> Response:
-        serializer = WebPushSubscriptionSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        return _registered(*serializer.register(request.user, self.user_agent()))
+        return self.subscribe_webpush()
 
 
 @docs.webpush_unsubscribe
@@ -198,10 +115,7 @@ class WebPushUnsubscribeView(PushAPIView):
     allow_anonymous_webpush = True
 
     def post(self, request: Request) -> Response:
-        serializer = WebPushUnsubscribeSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        serializer.unsubscribe(request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.unsubscribe_webpush()
 
 
 @docs.webpush_resubscribe
@@ -209,38 +123,18 @@ class WebPushResubscribeView(PushAPIView):
     """Called by the service worker, which has no session or CSRF token: the old subscription's auth
     secret is the credential, so this view needs no authentication at all."""
 
-    authentication_classes: list[Any] = []
+    public = True
     throttled_methods = frozenset({"POST"})
 
-    def get_permissions(self) -> list[BasePermission]:
-        return [AllowAny()]
-
     def post(self, request: Request) -> Response:
-        serializer = WebPushResubscribeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        device = serializer.resubscribe()
-        if device is None:
-            return Response(
-                {"detail": gettext("No subscription matches the old endpoint and auth secret.")},
-                status=status.HTTP_404_NOT_FOUND,
-            )
-        return Response(DeviceSerializer(device).data)
+        return self.resubscribe_webpush()
 
 
 @docs.vapid_public_key
-class VapidPublicKeyView(APIView):
+class VapidPublicKeyView(PushAPIView):
     """The application server key browsers need to subscribe; public by nature, so readable by anyone."""
 
-    schema = docs.SCHEMA_CLASS()
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-    parser_classes: Sequence[type[BaseParser]] = [SizeLimitedJSONParser]
+    public = True
 
     def get(self, request: Request) -> Response:
-        key = push_settings.VAPID_PUBLIC_KEY
-        if not key:
-            return Response(
-                {"detail": gettext("Web Push is not configured: DJANGO_PUSH['VAPID_PUBLIC_KEY'] is empty.")},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        return Response({"public_key": key})
+        return self.vapid_key()
