@@ -19,7 +19,7 @@ from django_push.backends.base import BaseBackend
 from django_push.exceptions import PushAuthError
 from django_push.message import PushMessage, Target
 from django_push.results import SendResult
-from django_push.transport.errors import RESEND_AT_ONCE, TransportClosed
+from django_push.transport.errors import RESEND, RESEND_AT_ONCE, TransportClosed
 
 __all__ = ["HTTPBackend", "retry_after_seconds"]
 
@@ -142,11 +142,14 @@ class HTTPBackend(BaseBackend):
         costs no attempt). A closed transport is not retried.
         """
         retries = max(0, int(self.options["not_processed_retries"]))
+        resend = False
         while True:
             request = build()
             blocked = self.authorize(request)
             if blocked is not None:
                 return blocked
+            if resend:
+                request.extensions[RESEND] = True  # it keeps its place in the transport's line
             try:
                 return request, await self._exchange(request)
             except TransportClosed:
@@ -155,6 +158,7 @@ class HTTPBackend(BaseBackend):
                 if retries <= 0:
                     raise
                 retries -= 1
+                resend = True
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         """Send one request through the transport and read its (small) body."""

@@ -64,6 +64,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.ready: asyncio.Future[None] = self.loop.create_future()  # the server's first SETTINGS
         self.limit = 0  # streams the server lets us have in flight (MAX_CONCURRENT_STREAMS, capped)
+        self.started = 0  # streams opened on this connection so far
         self.retired = False  # no new streams (GOAWAY, loss, close): closed once drained
         self.closed = False
         self.flush_scheduled = False
@@ -193,6 +194,7 @@ class Connection(asyncio.Protocol):
             if self.timer is None:
                 self.timer = self.loop.call_at(stream.deadline, self.check_deadlines)
         self.streams[stream_id] = stream
+        self.started += 1
         if body:
             if (
                 len(body) <= conn.local_flow_control_window(stream_id)
@@ -355,9 +357,11 @@ class Connection(asyncio.Protocol):
             # A GOAWAY that turns nothing away and reports no error (a server retiring an idle or
             # old connection) says nothing about load; one that refuses streams is a drop.
             self.limiter.on_drop("goaway")
+        if not self.retired:
+            self.retired = True
+            self.pool.retire(self, replace=True)
         for stream_id in refused:
             self.fail(stream_id, RequestNotProcessed(f"GOAWAY (error {error_code}) above stream {last}"))
-        self.retire()
         if not self.streams:
             self.close()
 

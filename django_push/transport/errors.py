@@ -56,6 +56,10 @@ RESEND_AT_ONCE: tuple[type[BaseException], ...] = (
     httpx.ConnectTimeout,
 )
 
+#: ``request.extensions[RESEND] = True`` marks such a resend: the transport puts it at the head of
+#: the line for a stream (it already had its turn), not behind every request queued since.
+RESEND = "django_push.resend"
+
 
 def classify(exc: BaseException) -> tuple[str, bool] | None:
     """``(code, ambiguous)`` for a transport exception, or None when ``exc`` is not one."""

@@ -50,18 +50,20 @@ from collections import deque
 import httpx
 
 from django_push.transport.connection import STREAM_CAP, WRITE_BATCH, Connection
-from django_push.transport.errors import TransportClosed
+from django_push.transport.errors import RESEND, TransportClosed
 from django_push.transport.h2lib import library
 from django_push.transport.limit import AdaptiveLimit
 from django_push.transport.proxy import Proxy, proxy_for
 
-#: The adaptive limit never goes below this many streams in flight per origin. Below it, what a
-#: lost connection can take is small anyway, while each request costs more CPU (requests are
-#: written WRITE_BATCH to a TLS record, and a server answers in batches too): measured on the fake
-#: service at 0 ms, 8 in flight cost 0.49 ms of CPU per request, 20 cost 0.39, 50 and more 0.32.
-#: On a fast local path the RTT is mostly CPU time, which Vegas reads as a queue and would cut to
-#: the floor.
-MIN_IN_FLIGHT = WRITE_BATCH
+#: Round-trip times alone never cut the adaptive limit below this many streams in flight per origin
+#: (it starts there too). Below it, what a lost connection can take is small anyway, while each
+#: request costs more CPU (requests are written WRITE_BATCH to a TLS record, and a server answers in
+#: batches too): on the fake service at 0 ms, 8 in flight cost 0.49 ms of CPU per request, 20 cost
+#: 0.39, 50 and more 0.32. On a fast local path the RTT is mostly CPU time, which Vegas reads as a
+#: queue, and would cut the limit to its minimum.
+QUEUE_FLOOR = WRITE_BATCH
+#: Drops (resets, GOAWAYs refusing streams, 429/503) may cut it further, down to this.
+MIN_IN_FLIGHT = 8
 
 
 class Pool:
@@ -87,6 +89,7 @@ class Pool:
         self.opening = 0  # connections being opened (at most one per free slot)
         self.closed = False
         self.waiters: deque[asyncio.Future[None]] = deque()
+        self.replacing: set[asyncio.Task[None]] = set()  # replacements of retired connections
         self.http11 = False  # the origin did not negotiate h2: use httpx's transport
 
     def pick(self) -> Connection | None:
@@ -98,13 +101,24 @@ class Pool:
                 best, best_free = conn, free
         return best
 
-    async def acquire(self) -> Connection | None:
-        """A connection with a free stream (waiting for one if need be); None for HTTP/1.1."""
-        first = True
+    def pick_fresh(self) -> Connection | None:
+        """For a resend: the connection with a free stream that has carried the fewest streams
+        (the least likely to be the next one retired, and where it goes first)."""
+        best = None
+        for conn in self.connections:
+            if conn.limit > len(conn.streams) and (best is None or conn.started < best.started):
+                best = conn
+        return best
+
+    async def acquire(self, resend: bool = False) -> Connection | None:
+        """A connection with a free stream (waiting for one if need be); None for HTTP/1.1.
+
+        ``resend``: wait at the head of the line (the request was turned away unprocessed)."""
+        first = not resend
         while True:
             if self.http11:
                 return None
-            conn = self.pick()
+            conn = self.pick_fresh() if resend else self.pick()
             if conn is not None:
                 return conn
             if len(self.connections) + self.opening < self.max_connections:
@@ -176,6 +190,8 @@ class Pool:
     def close(self) -> None:
         """Close every connection (on the pool's own loop)."""
         self.closed = True
+        for task in list(self.replacing):
+            task.cancel()
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():
@@ -196,13 +212,28 @@ class Pool:
         self.connections.clear()
         self.retiring.clear()
 
-    def retire(self, conn: Connection) -> None:
+    def retire(self, conn: Connection, replace: bool = False) -> None:
+        """``conn`` takes no new streams. ``replace``: it was retired by the server (GOAWAY), so
+        open its replacement now if the pool is busy (see below)."""
         if conn in self.connections:
             self.connections.remove(conn)
             if not conn.closed:
                 self.retiring.append(conn)
             self.update_ceiling()
+            limiter = self.limiter
+            busy = conn.streams or self.waiters or (limiter is not None and limiter.waiting)
+            room = len(self.connections) + self.opening < self.max_connections
+            if replace and busy and room and not self.closed:
+                # Retired while in use (GOAWAY): open its replacement now, while the others carry
+                # the load, rather than when every connection is gone. An idle one is not replaced.
+                task = self.loop.create_task(self.replace())
+                self.replacing.add(task)
+                task.add_done_callback(self.replacing.discard)
         self.wake()
+
+    async def replace(self) -> None:
+        with contextlib.suppress(Exception):  # open() already told the waiters, if it failed
+            await self.open()
 
     def discard(self, conn: Connection) -> None:
         if conn in self.connections:
@@ -270,7 +301,10 @@ class H2Transport(httpx.AsyncBaseTransport):
         if not self.adaptive_limit:
             return None
         return AdaptiveLimit(
-            min_limit=MIN_IN_FLIGHT, max_limit=max(MIN_IN_FLIGHT, self.max_connections * STREAM_CAP)
+            initial=QUEUE_FLOOR,
+            min_limit=MIN_IN_FLIGHT,
+            max_limit=max(QUEUE_FLOOR, self.max_connections * STREAM_CAP),
+            queue_floor=QUEUE_FLOOR,
         )
 
     def limiters(self) -> dict[str, AdaptiveLimit]:
@@ -397,13 +431,22 @@ class H2Transport(httpx.AsyncBaseTransport):
                     return await self.fallback(pool.proxy_url).handle_async_request(request)
             return await conn.start(request, body)
         # A slot first (FIFO), then a stream. Until the stream takes the slot over, it is ours to
-        # give back: a request that never got a stream costs nothing (no sample, no drop).
-        if not limiter.try_acquire():
+        # give back: a request that never got a stream costs nothing (no sample, no drop). A
+        # resend of a request turned away unprocessed keeps its place: the head of the line.
+        resend = bool(request.extensions.get(RESEND))
+        if resend:
+            await limiter.acquire(first=True)
+        elif not limiter.try_acquire():
             await limiter.acquire()
         try:
-            conn = None if pool.waiters else pool.pick()
+            if resend:  # it already had its turn: the freshest connection, at once
+                conn = pool.pick_fresh()
+            elif pool.waiters:
+                conn = None  # others wait for a stream: queue behind them
+            else:
+                conn = pool.pick()
             if conn is None:
-                conn = await pool.acquire()
+                conn = await pool.acquire(resend)
             if conn is not None:
                 future = conn.start(request, body, True)
         except BaseException:

@@ -16,7 +16,7 @@ import pytest
 
 from bench.fakepush import FakePushService
 from django_push.transport.errors import RequestNotProcessed
-from django_push.transport.h2 import MIN_IN_FLIGHT, H2Transport
+from django_push.transport.h2 import MIN_IN_FLIGHT, QUEUE_FLOOR, H2Transport
 from django_push.transport.limit import AdaptiveLimit
 
 from .test_h2transport import apns, exchange, send_all, tokens, transport_for
@@ -49,7 +49,9 @@ def recording(monkeypatch):
     made: list[RecordingLimit] = []
 
     def new_limiter(self: H2Transport) -> RecordingLimit:
-        limiter = RecordingLimit(min_limit=MIN_IN_FLIGHT, max_limit=4000)
+        limiter = RecordingLimit(
+            initial=QUEUE_FLOOR, min_limit=MIN_IN_FLIGHT, max_limit=4000, queue_floor=QUEUE_FLOOR
+        )
         made.append(limiter)
         return limiter
 
@@ -193,7 +195,7 @@ def test_a_request_that_never_got_a_stream_costs_nothing(recording):
     (limiter,) = recording
     assert all(isinstance(r, httpx.ConnectError) for r in results)
     assert limiter.in_flight == 0 and limiter.waiting == 0
-    assert limiter.drops == [] and limiter.samples == [] and limiter.limit == MIN_IN_FLIGHT
+    assert limiter.drops == [] and limiter.samples == [] and limiter.limit == QUEUE_FLOOR
 
 
 def test_slots_are_handed_out_in_arrival_order():
