@@ -63,6 +63,8 @@ class Connection(asyncio.Protocol):
         self.conn = lib.Connection(lib.config, self.streams)
         self.transport: asyncio.Transport | None = None
         self.ready: asyncio.Future[None] = self.loop.create_future()  # the server's first SETTINGS
+        # Lost during the handshake after connect() stopped waiting: nobody will read the error.
+        self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
         self.limit = 0  # streams the server lets us have in flight (MAX_CONCURRENT_STREAMS, capped)
         self.started = 0  # streams opened on this connection so far
         self.retired = False  # no new streams (GOAWAY, loss, close): closed once drained
@@ -355,8 +357,10 @@ class Connection(asyncio.Protocol):
         refused = [sid for sid in self.streams if sid > last]
         if self.limiter is not None and (refused or error_code):
             # A GOAWAY that turns nothing away and reports no error (a server retiring an idle or
-            # old connection) says nothing about load; one that refuses streams is a drop.
-            self.limiter.on_drop("goaway")
+            # old connection) says nothing about load; one that refuses streams is a drop, and
+            # one that refuses most of what was in flight sheds load: an overload.
+            shed = 2 * len(refused) > len(self.streams)
+            self.limiter.on_drop("overload" if shed else "goaway")
         if not self.retired:
             self.retired = True
             self.pool.retire(self, replace=True)

@@ -18,7 +18,23 @@ Protocol duties it honours:
   received data is acknowledged so long responses never stall;
 * GOAWAY: streams the server accepted (id <= last_stream_id) are answered normally; those above
   it fail with :class:`RequestNotProcessed` (safe to resend), and the connection is retired and
-  closed once drained. A REFUSED_STREAM reset is also ``RequestNotProcessed``.
+  closed once drained (and replaced at once when it was busy). A REFUSED_STREAM reset is also
+  ``RequestNotProcessed``. A resend (``request.extensions[RESEND]``, set by ``HTTPBackend``) waits
+  at the head of the line and goes on the freshest connection.
+
+How much is in flight: each origin's pool has an :class:`~.limit.AdaptiveLimit` (``adaptive_limit``,
+or ``max_in_flight`` for a fixed number) that a request waits for, FIFO, before a stream is opened.
+It keeps in flight what fills the wire (throughput x round trip) rather than everything the server
+allows, because a lost connection takes what was in flight with it, and those requests are ambiguous.
+The transport feeds it: the round trip of every answered stream; ``"reset"`` when a connection is
+lost with streams on it; ``"goaway"`` when a GOAWAY refuses streams (or reports an error);
+``"overload"`` on a 429 or 503 answer; and the ceiling, the servers' MAX_CONCURRENT_STREAMS over the
+open connections plus as much for each one the pool may still open. A request that never got a
+stream (no connection, transport closed) gives its slot back and teaches it nothing.
+
+Proxies: an ``http://`` CONNECT proxy from the ``proxy`` option or, with ``trust_env``, from
+``HTTPS_PROXY``/``NO_PROXY`` (:mod:`.proxy`); the connection is tunnelled, then TLS with ALPN runs
+inside the tunnel.
 
 What a caller sees when things go wrong, and why (:mod:`.errors` classifies it):
 ``httpx.ConnectError``/``ConnectTimeout`` when no connection could be made (nothing was sent);
@@ -55,13 +71,15 @@ from django_push.transport.h2lib import library
 from django_push.transport.limit import AdaptiveLimit
 from django_push.transport.proxy import Proxy, proxy_for
 
-#: Round-trip times alone never cut the adaptive limit below this many streams in flight per origin
-#: (it starts there too). Below it, what a lost connection can take is small anyway, while each
-#: request costs more CPU (requests are written WRITE_BATCH to a TLS record, and a server answers in
-#: batches too): on the fake service at 0 ms, 8 in flight cost 0.49 ms of CPU per request, 20 cost
-#: 0.39, 50 and more 0.32. On a fast local path the RTT is mostly CPU time, which Vegas reads as a
-#: queue, and would cut the limit to its minimum.
-QUEUE_FLOOR = WRITE_BATCH
+#: Round-trip times alone never cut the adaptive limit below this many streams in flight per
+#: connection the pool may open (``max_connections``; it starts there too). Below it, what a lost
+#: connection can take is small anyway, while each request costs more CPU: requests are written
+#: WRITE_BATCH to a TLS record, and a server answers in batches too. On the fake service at 0 ms, 8
+#: in flight cost 0.49 ms of CPU per request, 20 cost 0.39, 50 and more 0.32. And when the sender's
+#: CPU is the bottleneck, its own event-loop lag lengthens every round trip in proportion to what is
+#: in flight, which Vegas reads as a queue at the service: at 50 ms on a busy 2-core machine it held
+#: 64 streams (1,100/s) where 300 reached the unlimited rate (2,000/s).
+QUEUE_FLOOR = 2 * WRITE_BATCH
 #: Drops (resets, GOAWAYs refusing streams, 429/503) may cut it further, down to this.
 MIN_IN_FLIGHT = 8
 
@@ -300,11 +318,14 @@ class H2Transport(httpx.AsyncBaseTransport):
             return AdaptiveLimit(initial=n, min_limit=n, max_limit=n)
         if not self.adaptive_limit:
             return None
+        # One connection's floor to start with: a service that turns streams away at once (GOAWAY,
+        # REFUSED_STREAM, 503) cuts from there; otherwise it is the whole floor after one window.
+        floor = QUEUE_FLOOR * self.max_connections
         return AdaptiveLimit(
             initial=QUEUE_FLOOR,
             min_limit=MIN_IN_FLIGHT,
-            max_limit=max(QUEUE_FLOOR, self.max_connections * STREAM_CAP),
-            queue_floor=QUEUE_FLOOR,
+            max_limit=max(floor, self.max_connections * STREAM_CAP),
+            queue_floor=floor,
         )
 
     def limiters(self) -> dict[str, AdaptiveLimit]:

@@ -47,6 +47,11 @@ round trip the limit is revised from what the window saw:
   (a sharper kind within the same round trip deepens the cut to its own factor).
 * ceiling (:meth:`AdaptiveLimit.set_ceiling`): the server's MAX_CONCURRENT_STREAMS times the
   connections; never exceeded (it is protocol; it wins over ``min_limit``), and growth stops at it.
+* floor (``queue_floor``, optional): round-trip times alone never cut the limit below it; only drops
+  do (down to ``min_limit``), and below it the limit grows back additively while demand exceeds it.
+  For senders whose own CPU lengthens round trips in proportion to what is in flight (event-loop
+  lag reads like a queue at the service), and for which a few dozen streams cost less CPU per
+  request than a few (the transport sets it per connection; see ``h2.QUEUE_FLOOR``).
 
 Per request the limiter does a few attribute updates and one clock read; the window's arithmetic
 runs once per round trip. (No per-sample smoothing parameter: a window's mean and minimum over a
@@ -108,6 +113,7 @@ class AdaptiveLimit:
         "_drop_base",
         "_drop_factor",
         "_drop_until",
+        "_dropped",
         "_est",
         "_headroom",
         "_in_flight",
@@ -161,8 +167,10 @@ class AdaptiveLimit:
         ``queue_floor``: the lowest limit round-trip times alone may cut to (default: ``min_limit``);
         only drops go below it (to ``min_limit``), and the limit then grows back to it by about
         ``log10(limit)`` per window while demand exceeds it (additive increase, as TCP after a
-        loss). For paths where a longer RTT under load is CPU time, not a queue (a fast local
-        service), and where a few dozen requests in flight are cheaper per request than a few.
+        loss). An ``initial`` limit below it doubles up to it in slow start, and is raised to it
+        when slow start ends without a drop. For paths where a longer RTT under load is CPU time,
+        not a queue (a fast local service), and where a few dozen requests in flight are cheaper
+        per request than a few.
         """
         if not 1 <= min_limit <= max_limit:
             raise ValueError("need 1 <= min_limit <= max_limit")
@@ -182,6 +190,7 @@ class AdaptiveLimit:
         self._min_window = min_window
         self._ceiling: int | None = None
         self._qfloor = float(min(max(queue_floor or min_limit, min_limit), max_limit))
+        self._dropped = False  # drops took the limit below the floor (it regrows additively)
         self._est = float(min(max(initial, min_limit), max_limit))  # the limit, unrounded
         self._lim = int(self._est)  # what acquire() enforces: _est rounded, clamped, ceilinged
         self._in_flight = 0
@@ -363,6 +372,8 @@ class AdaptiveLimit:
             self._saturated = self._in_flight >= self._lim or bool(self._waiters)
             self._win_start, self._win_end = now, now + span
         target = max(self._drop_base * factor, float(self._min))
+        if target < self._qfloor:
+            self._dropped = True
         self._slow_start = False
         self._decreases = 0
         if self._probe:
@@ -454,14 +465,17 @@ class AdaptiveLimit:
 
         qfloor = self._qfloor
         if est < qfloor:
-            if old < qfloor:
-                # Only drops put the limit below the floor: RTTs never cut it further there, and
-                # it grows back additively while demand exceeds it.
+            if self._dropped:
+                # Drops put the limit below the floor: RTTs never cut it further there, and it
+                # grows back additively while demand exceeds it.
                 est = max(est, old)
                 if saturated:
                     est = max(est, min(qfloor, old + max(1.0, log)))
-            else:
+            elif old >= qfloor or not self._slow_start:
                 est = qfloor  # round-trip times alone never cut below the floor
+            # else: slow start from an initial limit below the floor doubles up to it
+        if est >= qfloor:
+            self._dropped = False
         if est > old and self._ceiling is not None and est > self._ceiling:
             est = max(old, float(self._ceiling))  # no growth past what the server allows
         self._est = min(max(est, float(self._min)), float(self._max))
