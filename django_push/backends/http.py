@@ -4,8 +4,8 @@ A provider implements :meth:`HTTPBackend.build_request` (the request for one tar
 credentials: pure, so the admin preview shows exactly it), :meth:`HTTPBackend.authorize` (add the
 credentials), :meth:`HTTPBackend.parse_response` (the normalized result of one answer) and, when its
 credentials can expire early, :meth:`HTTPBackend.refresh_credentials`. The exchange — send, read,
-"refused as expired → refresh once and retry" — is :meth:`HTTPBackend.exchange`, so no provider
-overrides ``send_one``.
+"never processed → resend at once", "refused as expired → refresh once and retry" — is
+:meth:`HTTPBackend.exchange`, so no provider overrides ``send_one``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django_push.backends.base import BaseBackend
 from django_push.exceptions import PushAuthError
 from django_push.message import PushMessage, Target
 from django_push.results import SendResult
+from django_push.transport.errors import RESEND, RESEND_AT_ONCE, TransportClosed
 
 __all__ = ["HTTPBackend", "retry_after_seconds"]
 
@@ -43,6 +44,17 @@ class HTTPBackend(BaseBackend):
         # The HTTP/2 library: "h2", "jh2" (HPACK in Rust; `pip install "django-pushcast[fast]"`) or
         # "auto" (jh2 when installed). See django_push.transport.h2lib.
         "h2_library": "h2",
+        # Streams in flight per origin: adaptive (enough to fill the wire, so a lost connection
+        # takes little with it), or pinned with max_in_flight. See django_push.transport.limit.
+        "adaptive_limit": True,
+        "max_in_flight": None,
+        # A request the service provably never processed (refused stream, GOAWAY above its
+        # last_stream_id, no connection made) is resent at once, this many times at most.
+        "not_processed_retries": 5,
+        # An http:// CONNECT proxy ("http://user:password@proxy:3128"); None: HTTPS_PROXY/NO_PROXY
+        # from the environment, unless trust_env is False.
+        "proxy": None,
+        "trust_env": True,
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -56,22 +68,28 @@ class HTTPBackend(BaseBackend):
         return self._transport
 
     def create_transport(self) -> httpx.AsyncBaseTransport:
-        timeout = httpx.Timeout(self.options["read_timeout"], connect=self.options["connect_timeout"])
-        if self.options["http2"]:
-            try:
-                from django_push.transport.h2 import H2Transport
-            except ImportError:  # pragma: no cover - the lean transport ships with the package
-                pass
-            else:
-                return H2Transport(
-                    timeout=timeout,
-                    max_connections=int(self.options["max_connections"]),
-                    ssl_context=self.ssl_context(),
-                    verify=self.options["verify"],
-                    h2_library=self.options["h2_library"],
-                )
-        return httpx.AsyncHTTPTransport(
-            http2=bool(self.options["http2"]), verify=self.ssl_context() or self.options["verify"]
+        o = self.options
+        timeout = httpx.Timeout(o["read_timeout"], connect=o["connect_timeout"])
+        max_in_flight = o["max_in_flight"]
+        try:
+            from django_push.transport.h2 import H2Transport
+        except ImportError:  # pragma: no cover - the lean transport ships with the package
+            return httpx.AsyncHTTPTransport(
+                http2=bool(o["http2"]), verify=self.ssl_context() or o["verify"], proxy=o["proxy"]
+            )
+        # With http2 False it sends everything through httpx's HTTP/1.1 transport, with the same
+        # proxy rules (the option, else the environment).
+        return H2Transport(
+            timeout=timeout,
+            max_connections=int(o["max_connections"]),
+            ssl_context=self.ssl_context(),
+            verify=o["verify"],
+            h2_library=o["h2_library"],
+            adaptive_limit=bool(o["adaptive_limit"]),
+            max_in_flight=None if max_in_flight is None else int(max_in_flight),
+            proxy=o["proxy"],
+            trust_env=bool(o["trust_env"]),
+            http2=bool(o["http2"]),
         )
 
     def ssl_context(self) -> Any:
@@ -90,24 +108,57 @@ class HTTPBackend(BaseBackend):
 
     async def exchange(self, build: Callable[[], httpx.Request], target: Target) -> SendResult:
         """Build, authorize, send and parse one request; when the service refuses the credentials
-        in a way :meth:`refresh_credentials` can fix, refresh them once and try once more."""
-        request = build()
-        blocked = self.authorize(request)
-        if blocked is not None:
-            return blocked
+        in a way :meth:`refresh_credentials` can fix, refresh them once and try once more.
+
+        A request the service provably never processed is resent at once (see :meth:`_send`)."""
+        sent = await self._send(build)
+        if isinstance(sent, SendResult):
+            return sent
+        request, response = sent
         try:
-            return self.parse_response(target, await self._exchange(request))
+            return self.parse_response(target, response)
         except PushAuthError as exc:
             if not await self.refresh_credentials(exc, request):
                 raise
-        request = build()
-        blocked = self.authorize(request)
-        if blocked is not None:
-            return blocked
+        sent = await self._send(build)
+        if isinstance(sent, SendResult):
+            return sent
         try:
-            return self.parse_response(target, await self._exchange(request))
+            return self.parse_response(target, sent[1])
         except PushAuthError as exc:
             raise self.refused_after_refresh(exc) from exc
+
+    async def _send(
+        self, build: Callable[[], httpx.Request]
+    ) -> SendResult | tuple[httpx.Request, httpx.Response]:
+        """Build, authorize and send one request: the request and its response, or the result
+        :meth:`authorize` returned instead.
+
+        A failure that proves the service never processed the request (a refused stream, a GOAWAY
+        above its last_stream_id, no connection made: ``RESEND_AT_ONCE``) cannot duplicate a push,
+        so the request is rebuilt, re-authorized and sent again at once, on another stream (the
+        transport has retired a GOAWAY'd connection and opens a fresh one), up to
+        ``not_processed_retries`` times; then the error propagates (an UNAVAILABLE result that
+        costs no attempt). A closed transport is not retried.
+        """
+        retries = max(0, int(self.options["not_processed_retries"]))
+        resend = False
+        while True:
+            request = build()
+            blocked = self.authorize(request)
+            if blocked is not None:
+                return blocked
+            if resend:
+                request.extensions[RESEND] = True  # it keeps its place in the transport's line
+            try:
+                return request, await self._exchange(request)
+            except TransportClosed:
+                raise
+            except RESEND_AT_ONCE:
+                if retries <= 0:
+                    raise
+                retries -= 1
+                resend = True
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         """Send one request through the transport and read its (small) body."""

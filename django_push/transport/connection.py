@@ -24,18 +24,30 @@ WRITE_BATCH = 64  # requests per write at most (about 8 KB: half a TLS record)
 
 
 class Stream:
-    __slots__ = ("body_pending", "chunks", "deadline", "future", "headers", "request", "status")
+    __slots__ = (
+        "body_pending",
+        "chunks",
+        "deadline",
+        "future",
+        "headers",
+        "limited",
+        "request",
+        "start",
+        "status",
+    )
 
     def __init__(
-        self, future: asyncio.Future[httpx.Response], request: httpx.Request, deadline: float
+        self, future: asyncio.Future[httpx.Response], request: httpx.Request, start: float, deadline: float
     ) -> None:
         self.future = future
         self.request = request
+        self.start = start
         self.deadline = deadline
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
         self.body_pending = False
+        self.limited = False  # holds a slot of the pool's in-flight limiter (released when it ends)
 
 
 class Connection(asyncio.Protocol):
@@ -45,12 +57,16 @@ class Connection(asyncio.Protocol):
         self.pool = pool
         self.lib = lib = pool.lib
         self.loop = pool.loop
+        self.limiter = pool.limiter  # the origin's in-flight limit (None: only the server's)
         # Insertion-ordered, so also ordered by deadline: every stream gets the same read timeout.
         self.streams: dict[int, Stream] = {}
         self.conn = lib.Connection(lib.config, self.streams)
         self.transport: asyncio.Transport | None = None
         self.ready: asyncio.Future[None] = self.loop.create_future()  # the server's first SETTINGS
+        # Lost during the handshake after connect() stopped waiting: nobody will read the error.
+        self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
         self.limit = 0  # streams the server lets us have in flight (MAX_CONCURRENT_STREAMS, capped)
+        self.started = 0  # streams opened on this connection so far
         self.retired = False  # no new streams (GOAWAY, loss, close): closed once drained
         self.closed = False
         self.flush_scheduled = False
@@ -128,6 +144,8 @@ class Connection(asyncio.Protocol):
         if not self.ready.done():
             self.ready.set_exception(httpx.ConnectError(f"connection closed during the handshake: {exc}"))
         reason = f"connection lost: {exc or 'closed by the server'}"
+        if self.streams and self.limiter is not None:
+            self.limiter.on_drop("reset")  # what was in flight is lost: let less be next time
         for stream_id, stream in list(self.streams.items()):
             # A request fully written may have been processed (ambiguous); one whose body had not
             # all gone out cannot have been.
@@ -137,8 +155,15 @@ class Connection(asyncio.Protocol):
         self.pool.discard(self)
 
     # -- sending ------------------------------------------------------------------------------------
-    def start(self, request: httpx.Request, body: bytes) -> asyncio.Future[httpx.Response]:
-        """Open a stream and queue the request; returns the future of its response."""
+    def start(
+        self, request: httpx.Request, body: bytes, limited: bool = False
+    ) -> asyncio.Future[httpx.Response]:
+        """Open a stream and queue the request; returns the future of its response.
+
+        ``limited``: the caller holds a slot of the pool's limiter, which the stream now owns (it is
+        released when the stream ends, with an RTT sample if it was answered). If this raises, the
+        slot is still the caller's.
+        """
         if self.retired or self.closed or self.transport is None or self.transport.is_closing():
             # Retired or closing: what we wrote now would be dropped unsent, so say so (safe to retry).
             self.retire()
@@ -163,13 +188,15 @@ class Connection(asyncio.Protocol):
             raise RequestNotProcessed(f"cannot open a stream on this connection: {exc}") from exc
         future: asyncio.Future[httpx.Response] = self.loop.create_future()
         timeout = self.timeout
+        now = self.loop.time()
         if timeout is None:
-            stream = Stream(future, request, 0.0)
+            stream = Stream(future, request, now, 0.0)
         else:
-            stream = Stream(future, request, self.loop.time() + timeout)
+            stream = Stream(future, request, now, now + timeout)
             if self.timer is None:
                 self.timer = self.loop.call_at(stream.deadline, self.check_deadlines)
         self.streams[stream_id] = stream
+        self.started += 1
         if body:
             if (
                 len(body) <= conn.local_flow_control_window(stream_id)
@@ -188,6 +215,7 @@ class Connection(asyncio.Protocol):
         elif not self.flush_scheduled:
             self.flush_scheduled = True
             self.loop.call_soon(self.flush)
+        stream.limited = limited  # last: nothing above may raise once the stream owns the slot
         return future
 
     async def send_body(self, stream_id: int, stream: Stream, body: bytes) -> None:
@@ -241,6 +269,19 @@ class Connection(asyncio.Protocol):
             # Answered before we finished sending (RFC 9113 §8.1 allows it): stop the upload.
             stream.body_pending = False
             self.reset(stream_id, NO_ERROR)
+        if stream.limited:
+            limiter = self.limiter
+            assert limiter is not None
+            status = stream.status
+            if status == 503 or status == 429:
+                # The service says it is overloaded: a drop signal, and its quick answer is no
+                # sample of the round trip.
+                limiter.on_drop("overload")
+                limiter.release()
+            elif status:
+                limiter.release(self.loop.time() - stream.start)  # answered: an RTT sample
+            else:
+                limiter.release()
         future = stream.future
         if future.done():
             pass
@@ -262,6 +303,8 @@ class Connection(asyncio.Protocol):
         stream = self.streams.pop(stream_id, None)
         if stream is None:
             return
+        if stream.limited:
+            self.limiter.release()  # type: ignore[union-attr]  # it failed: no RTT sample
         if not stream.future.done():
             stream.future.set_exception(error)
         self.stream_done()
@@ -301,6 +344,8 @@ class Connection(asyncio.Protocol):
     # -- connection state ---------------------------------------------------------------------------
     def settings_changed(self) -> None:
         self.limit = min(self.conn.remote_settings.max_concurrent_streams, STREAM_CAP)
+        self.pool.stream_limit = self.limit
+        self.pool.update_ceiling()
         if not self.ready.done():
             self.ready.set_result(None)
         elif self.pool.waiters and not self.retired:
@@ -309,9 +354,18 @@ class Connection(asyncio.Protocol):
 
     def goaway(self, last_stream_id: int | None, error_code: int) -> None:
         last = last_stream_id or 0
-        for stream_id in [sid for sid in self.streams if sid > last]:
+        refused = [sid for sid in self.streams if sid > last]
+        if self.limiter is not None and (refused or error_code):
+            # A GOAWAY that turns nothing away and reports no error (a server retiring an idle or
+            # old connection) says nothing about load; one that refuses streams is a drop, and
+            # one that refuses most of what was in flight sheds load: an overload.
+            shed = 2 * len(refused) > len(self.streams)
+            self.limiter.on_drop("overload" if shed else "goaway")
+        if not self.retired:
+            self.retired = True
+            self.pool.retire(self, replace=True)
+        for stream_id in refused:
             self.fail(stream_id, RequestNotProcessed(f"GOAWAY (error {error_code}) above stream {last}"))
-        self.retire()
         if not self.streams:
             self.close()
 

@@ -20,6 +20,11 @@ class RequestNotProcessed(httpx.TransportError):
     """The server certainly did not process the request (refused stream, GOAWAY above last id)."""
 
 
+class TransportClosed(RequestNotProcessed):
+    """The transport was closed before the request got a stream: not processed, and not to be
+    resent through this transport (it is being shut down)."""
+
+
 # Order matters: the first matching class wins, so subclasses come before their bases.
 TRANSPORT_ERRORS: tuple[tuple[type[BaseException], str, bool], ...] = (
     (RequestNotProcessed, "not_processed", False),
@@ -41,6 +46,19 @@ TRANSPORT_ERRORS: tuple[tuple[type[BaseException], str, bool], ...] = (
 #: Codes of failures where the request provably never reached the service's processing: retried at once
 #: on a fresh connection, and costing no attempt.
 NOT_PROCESSED = frozenset({"not_processed", "connect_timeout", "pool_timeout", "connect_error"})
+
+#: The exceptions a sender may resend at once, on a fresh connection, without any risk of a duplicate:
+#: the service provably never processed the request (refused stream, GOAWAY above last_stream_id, no
+#: connection made). Not :class:`TransportClosed`: that transport is going away.
+RESEND_AT_ONCE: tuple[type[BaseException], ...] = (
+    RequestNotProcessed,
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+)
+
+#: ``request.extensions[RESEND] = True`` marks such a resend: the transport puts it at the head of
+#: the line for a stream (it already had its turn), not behind every request queued since.
+RESEND = "django_push.resend"
 
 
 def classify(exc: BaseException) -> tuple[str, bool] | None:

@@ -47,6 +47,11 @@ round trip the limit is revised from what the window saw:
   (a sharper kind within the same round trip deepens the cut to its own factor).
 * ceiling (:meth:`AdaptiveLimit.set_ceiling`): the server's MAX_CONCURRENT_STREAMS times the
   connections; never exceeded (it is protocol; it wins over ``min_limit``), and growth stops at it.
+* floor (``queue_floor``, optional): round-trip times alone never cut the limit below it; only drops
+  do (down to ``min_limit``), and below it the limit grows back additively while demand exceeds it.
+  For senders whose own CPU lengthens round trips in proportion to what is in flight (event-loop
+  lag reads like a queue at the service), and for which a few dozen streams cost less CPU per
+  request than a few (the transport sets it per connection; see ``h2.QUEUE_FLOOR``).
 
 Per request the limiter does a few attribute updates and one clock read; the window's arithmetic
 runs once per round trip. (No per-sample smoothing parameter: a window's mean and minimum over a
@@ -108,6 +113,7 @@ class AdaptiveLimit:
         "_drop_base",
         "_drop_factor",
         "_drop_until",
+        "_dropped",
         "_est",
         "_headroom",
         "_in_flight",
@@ -119,6 +125,7 @@ class AdaptiveLimit:
         "_probe",
         "_probe_min",
         "_probe_saved",
+        "_qfloor",
         "_rates",
         "_rtt_min",
         "_rtt_min_stamp",
@@ -145,6 +152,7 @@ class AdaptiveLimit:
         rate_windows: int = 10,
         backoff: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        queue_floor: int | None = None,
     ) -> None:
         """
         ``initial``: the limit before anything is known (slow start grows it from there).
@@ -156,6 +164,13 @@ class AdaptiveLimit:
         ``rate_windows``: how many windows the completion rate's maximum is taken over.
         ``backoff``: the multiplicative cut per drop kind (defaults: :data:`DEFAULT_BACKOFF`).
         ``clock``: seconds, monotonic; injected by tests.
+        ``queue_floor``: the lowest limit round-trip times alone may cut to (default: ``min_limit``);
+        only drops go below it (to ``min_limit``), and the limit then grows back to it by about
+        ``log10(limit)`` per window while demand exceeds it (additive increase, as TCP after a
+        loss). An ``initial`` limit below it doubles up to it in slow start, and is raised to it
+        when slow start ends without a drop. For paths where a longer RTT under load is CPU time,
+        not a queue (a fast local service), and where a few dozen requests in flight are cheaper
+        per request than a few.
         """
         if not 1 <= min_limit <= max_limit:
             raise ValueError("need 1 <= min_limit <= max_limit")
@@ -174,6 +189,8 @@ class AdaptiveLimit:
         self._rtt_min_window = rtt_min_window
         self._min_window = min_window
         self._ceiling: int | None = None
+        self._qfloor = float(min(max(queue_floor or min_limit, min_limit), max_limit))
+        self._dropped = False  # drops took the limit below the floor (it regrows additively)
         self._est = float(min(max(initial, min_limit), max_limit))  # the limit, unrounded
         self._lim = int(self._est)  # what acquire() enforces: _est rounded, clamped, ceilinged
         self._in_flight = 0
@@ -257,25 +274,32 @@ class AdaptiveLimit:
             self._saturated = True
         return True
 
-    async def acquire(self) -> None:
+    async def acquire(self, *, first: bool = False) -> None:
         """Take a slot, waiting FIFO while the limit is reached. Cancellation-safe.
+
+        ``first``: wait at the head of the queue, not its tail: for a request that already had
+        its turn and was turned away unprocessed (a refused stream, a GOAWAY above it), so that a
+        resend keeps its place in line instead of queueing behind everything that came after.
 
         Bound the wait with ``asyncio.timeout()``/``wait_for``: a waiter cancelled before it got
         its slot leaves the queue, and one cancelled after passes the slot on.
         """
         n = self._in_flight
-        if n < self._lim and not self._waiters:
+        if n < self._lim and (first or not self._waiters):
             n += 1
             self._in_flight = n
             if n >= self._lim:
                 self._saturated = True
             return
-        await self._wait()
+        await self._wait(first)
 
-    async def _wait(self) -> None:
+    async def _wait(self, first: bool = False) -> None:
         self._saturated = True
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
+        if first:
+            self._waiters.appendleft(fut)
+        else:
+            self._waiters.append(fut)
         try:
             await fut
         except BaseException:
@@ -348,6 +372,8 @@ class AdaptiveLimit:
             self._saturated = self._in_flight >= self._lim or bool(self._waiters)
             self._win_start, self._win_end = now, now + span
         target = max(self._drop_base * factor, float(self._min))
+        if target < self._qfloor:
+            self._dropped = True
         self._slow_start = False
         self._decreases = 0
         if self._probe:
@@ -400,10 +426,10 @@ class AdaptiveLimit:
                 rates = self._rates  # their mean: one window's burst must not set the bar
                 busy = bool(rates) and length <= 2.0 * planned
                 busy = busy and n / length >= _PROBE_BUSY * sum(rates) / len(rates)
-                if busy and self._probe and self._est > self._min:
+                if busy and self._probe and self._est > max(self._min, self._qfloor):
                     # Still completing at full rate: the service was never idle, so this limit
                     # still queues there; halve again (the path may have become much faster).
-                    self._est = max(self._est * _PROBE_FACTOR, float(self._min))
+                    self._est = max(self._est * _PROBE_FACTOR, float(self._min), self._qfloor)
                     self._set_limit()
                 else:
                     self._end_probe(now)
@@ -437,6 +463,19 @@ class AdaptiveLimit:
             if standing < alpha and saturated and est < cap:
                 est += max(1.0, log)
 
+        qfloor = self._qfloor
+        if est < qfloor:
+            if self._dropped:
+                # Drops put the limit below the floor: RTTs never cut it further there, and it
+                # grows back additively while demand exceeds it.
+                est = max(est, old)
+                if saturated:
+                    est = max(est, min(qfloor, old + max(1.0, log)))
+            elif old >= qfloor or not self._slow_start:
+                est = qfloor  # round-trip times alone never cut below the floor
+            # else: slow start from an initial limit below the floor doubles up to it
+        if est >= qfloor:
+            self._dropped = False
         if est > old and self._ceiling is not None and est > self._ceiling:
             est = max(old, float(self._ceiling))  # no growth past what the server allows
         self._est = min(max(est, float(self._min)), float(self._max))
@@ -454,7 +493,7 @@ class AdaptiveLimit:
         self._probe_min = _INF
         self._probe_saved = self._est
         self._decreases = 0
-        self._est = max(self._est * _PROBE_FACTOR, float(self._min))
+        self._est = max(self._est * _PROBE_FACTOR, float(self._min), min(self._est, self._qfloor))
 
     def _end_probe(self, now: float) -> None:
         old, new = self._rtt_min, self._probe_min

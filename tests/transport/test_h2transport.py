@@ -239,7 +239,8 @@ def test_connection_reset_before_accept_is_reported_as_ambiguous():
 
 def test_a_lost_connection_fails_every_stream_on_it_and_leaves_the_pool():
     with FakePushService(latency=5.0) as service:
-        transport = transport_for(service, max_connections=1)
+        # No in-flight limit: all 50 are on the wire when the connection dies.
+        transport = transport_for(service, max_connections=1, adaptive_limit=False)
 
         async def go() -> list[httpx.Response | Exception]:
             pending = asyncio.ensure_future(

@@ -676,3 +676,33 @@ def test_the_module_imports_only_the_standard_library():
             assert node.level == 0, "no relative imports"
             names.add((node.module or "").split(".")[0])
     assert names <= set(sys.stdlib_module_names), names - set(sys.stdlib_module_names)
+
+
+# -- queue floor ----------------------------------------------------------------------------------
+
+
+def test_round_trip_times_alone_never_cut_below_the_queue_floor():
+    # 300 in flight against a BDP of 100: a standing queue of 200 that Vegas would cut away.
+    clock = FakeClock()
+    limiter = make(clock, initial=300, min_limit=8, queue_floor=300)
+    result = simulate(limiter, clock, duration=5.0)
+    assert min(limit for _, limit in result.trace or [(0.0, limiter.limit)]) >= 300
+    assert limiter.limit >= 300
+    # Without the floor the same run settles near the BDP.
+    clock = FakeClock()
+    plain = make(clock, initial=300, min_limit=8)
+    simulate(plain, clock, duration=5.0)
+    assert plain.limit < 200
+
+
+def test_drops_cut_below_the_queue_floor_and_it_grows_back_additively():
+    clock = FakeClock()
+    limiter = make(clock, initial=64, min_limit=8, queue_floor=64)
+    result = simulate(limiter, clock, duration=6.0, resets=(1.0, 1.2, 1.4))
+    lowest = min(limit for t, limit in result.trace if 1.0 <= t <= 1.5)
+    assert lowest < 64 * 0.7  # the resets cut below the floor
+    # Back to the floor, step by step (additive: no doubling), once the drops stop.
+    assert limit_at(result, 6.0, 64) >= 64
+    steps = zip(result.trace, result.trace[1:], strict=False)
+    below = [(a, b) for (_, a), (_, b) in steps if a < 64 and b > a]
+    assert below and all(b - a <= 3 for a, b in below)
