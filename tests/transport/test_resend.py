@@ -81,7 +81,7 @@ def test_a_goaway_every_ten_streams_loses_and_repeats_nothing():
     assert goaways >= 90 and opened >= 90  # a fresh connection after each GOAWAY
     assert requests > len(names)  # streams were refused, and resent
     # A hundred TLS handshakes (client and service share this process and two busy cores) cost
-    # about 2-3x the fault-free run here; 4x leaves room for the noise of a shared machine.
+    # 2.6-3.3x the fault-free run here; 4x leaves room for the noise of a shared machine.
     assert elapsed < 4 * clean_time, (elapsed, clean_time)
 
 
