@@ -355,10 +355,16 @@ class Connection(asyncio.Protocol):
     def goaway(self, last_stream_id: int | None, error_code: int) -> None:
         last = last_stream_id or 0
         refused = [sid for sid in self.streams if sid > last]
-        if self.limiter is not None and (refused or error_code):
-            # A GOAWAY that turns nothing away and reports no error (a server retiring an idle or
-            # old connection) says nothing about load; one that refuses streams is a drop, and
-            # one that refuses most of what was in flight sheds load: an overload.
+        if not error_code and refused and last:
+            carried = (last + 1) // 2  # client stream ids are odd: 1, 3, 5 …
+            budget = self.pool.stream_budget
+            self.pool.stream_budget = carried if budget is None else min(budget, carried)
+        if self.limiter is not None and error_code:
+            # A graceful GOAWAY (NO_ERROR: a server retiring a connection after so many streams, or
+            # for a deploy) says nothing about load: the streams it refuses were never processed and
+            # are resent at once on another connection, so it cuts nothing. One that reports an error
+            # (ENHANCE_YOUR_CALM, INTERNAL_ERROR…) is a drop, and an overload when it sheds most of
+            # what was in flight.
             shed = 2 * len(refused) > len(self.streams)
             self.limiter.on_drop("overload" if shed else "goaway")
         if not self.retired:

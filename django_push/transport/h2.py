@@ -71,6 +71,8 @@ from django_push.transport.h2lib import library
 from django_push.transport.limit import AdaptiveLimit
 from django_push.transport.proxy import Proxy, proxy_for
 
+#: Streams on the least-loaded connection above which the pool opens another (up to max_connections).
+SPREAD_STREAMS = 16
 #: Round-trip times alone never cut the adaptive limit below this many streams in flight per
 #: connection the pool may open (``max_connections``; it starts there too). Below it, what a lost
 #: connection can take is small anyway, while each request costs more CPU: requests are written
@@ -98,6 +100,10 @@ class Pool:
         # The streams in flight to this origin, across its connections (None: unbounded but for
         # the server's MAX_CONCURRENT_STREAMS). Requests wait for it before a stream is opened.
         self.limiter = transport.new_limiter()
+        #: Streams a connection carries before the server retires it with a graceful GOAWAY, once
+        #: seen (servers cap requests per connection): a connection is not given more than that, so
+        #: what it would refuse goes to the next connection at once instead of there and back.
+        self.stream_budget: int | None = None
         self.stream_limit = 0  # the last MAX_CONCURRENT_STREAMS (capped) a connection announced
         proxy_url = proxy_for("https", host, port, proxy=transport.proxy, trust_env=transport.trust_env)
         self.proxy_url = proxy_url
@@ -111,19 +117,39 @@ class Pool:
         self.http11 = False  # the origin did not negotiate h2: use httpx's transport
 
     def pick(self) -> Connection | None:
+        """The connection with the most free streams; None (open another) while the pool may still
+        open connections and the best one already carries ``SPREAD_STREAMS``: spreading what is in
+        flight over ``max_connections`` connections means a lost connection takes a quarter of it
+        with it, not all of it (those pushes are ambiguous: resent, maybe delivered twice)."""
         best = None
         best_free = 0
+        budget = self.stream_budget
+        spent = []
         for conn in self.connections:
+            if budget is not None and conn.started >= budget:
+                spent.append(conn)  # the server retires connections after this many streams
+                continue
             free = conn.limit - len(conn.streams)
             if free > best_free:
                 best, best_free = conn, free
+        for conn in spent:  # drain and close it ourselves: its slot goes to a fresh connection
+            conn.retire()
+        if (
+            best is not None
+            and len(best.streams) >= SPREAD_STREAMS
+            and len(self.connections) + self.opening < self.max_connections
+        ):
+            return None
         return best
 
     def pick_fresh(self) -> Connection | None:
         """For a resend: the connection with a free stream that has carried the fewest streams
         (the least likely to be the next one retired, and where it goes first)."""
         best = None
+        budget = self.stream_budget
         for conn in self.connections:
+            if budget is not None and conn.started >= budget:
+                continue
             if conn.limit > len(conn.streams) and (best is None or conn.started < best.started):
                 best = conn
         return best

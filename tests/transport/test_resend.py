@@ -151,3 +151,43 @@ def test_what_may_have_been_processed_or_cannot_be_sent_is_not_resent(error):
     assert len(script.requests) == 1
     assert result.status == DeliveryStatus.UNAVAILABLE
     assert result.ambiguous == (not isinstance(error, TransportClosed))
+
+
+def test_a_server_that_retires_connections_after_n_streams_is_learned():
+    """After a graceful GOAWAY at N streams, no connection is given more than N: what it would have
+    refused goes to another connection at once instead of there and back (1,000 pushes with a
+    GOAWAY every 10 streams cost about 1,100 requests, not 11,000)."""
+    import asyncio
+
+    import httpx
+
+    from bench.fakepush import FakePushService
+    from django_push.transport.h2 import H2Transport
+
+    async def run(url: str, ca_file: str) -> list[int]:
+        transport = H2Transport(verify=ca_file, timeout=httpx.Timeout(10, connect=5))
+
+        async def one(i: int) -> int:
+            for _ in range(30):  # what HTTPBackend.exchange does with a never-processed request
+                request = httpx.Request(
+                    "POST", f"{url}/3/device/{i:064x}", headers={"authorization": "bearer x"}, content=b"{}"
+                )
+                try:
+                    response = await transport.handle_async_request(request)
+                    await response.aread()
+                    return response.status_code
+                except Exception as exc:
+                    if type(exc).__name__ != "RequestNotProcessed":
+                        raise
+            return 0
+
+        try:
+            return await asyncio.gather(*(one(i) for i in range(1000)))
+        finally:
+            await transport.aclose()
+
+    with FakePushService(latency=0.01, goaway_every=10) as service:
+        statuses = asyncio.run(run(service.url, service.ca_file))
+        requests = service.requests_total
+    assert statuses.count(200) == 1000
+    assert requests < 1500, requests
