@@ -11,7 +11,7 @@ import httpx
 from django_push.transport.errors import RequestNotProcessed
 
 if TYPE_CHECKING:
-    from django_push.transport.h2 import Pool
+    from django_push.transport.pool import Pool
 
 HOP_BY_HOP = frozenset(
     {b"host", b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"te"}
