@@ -266,10 +266,16 @@ class H2Transport(httpx.AsyncBaseTransport):
         # give back: a request that never got a stream costs nothing (no sample, no drop). A
         # resend of a request turned away unprocessed keeps its place: the head of the line.
         resend = bool(request.extensions.get(RESEND))
-        if resend:
-            await limiter.acquire(first=True)
-        elif not limiter.try_acquire():
-            await limiter.acquire()
+        # Waiting for a slot and a stream is bounded (``timeout.pool``): a request never sent is
+        # "not processed" (PoolTimeout), so it is retried, never left waiting forever.
+        wait = self.timeout.pool if self.timeout.pool is not None else 60.0
+        try:
+            if resend:
+                await asyncio.wait_for(limiter.acquire(first=True), wait)
+            elif not limiter.try_acquire():
+                await asyncio.wait_for(limiter.acquire(), wait)
+        except asyncio.TimeoutError as exc:
+            raise httpx.PoolTimeout(f"no free slot for {url.host} within {wait:g} s") from exc
         try:
             if resend:  # it already had its turn: the freshest connection, at once
                 conn = pool.pick_fresh()
@@ -278,7 +284,10 @@ class H2Transport(httpx.AsyncBaseTransport):
             else:
                 conn = pool.pick()
             if conn is None:
-                conn = await pool.acquire(resend)
+                try:
+                    conn = await asyncio.wait_for(pool.acquire(resend), wait)
+                except asyncio.TimeoutError as exc:
+                    raise httpx.PoolTimeout(f"no free stream to {url.host} within {wait:g} s") from exc
             if conn is not None:
                 future = conn.start(request, body, True)
         except BaseException:
