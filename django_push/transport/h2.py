@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from typing import Any
 
 import httpx
 
@@ -269,13 +270,10 @@ class H2Transport(httpx.AsyncBaseTransport):
         # Waiting for a slot and a stream is bounded (``timeout.pool``): a request never sent is
         # "not processed" (PoolTimeout), so it is retried, never left waiting forever.
         wait = self.timeout.pool if self.timeout.pool is not None else 60.0
-        try:
-            if resend:
-                await asyncio.wait_for(limiter.acquire(first=True), wait)
-            elif not limiter.try_acquire():
-                await asyncio.wait_for(limiter.acquire(), wait)
-        except asyncio.TimeoutError as exc:
-            raise httpx.PoolTimeout(f"no free slot for {url.host} within {wait:g} s") from exc
+        if resend:
+            await _bounded(limiter.acquire(first=True), wait, f"no free slot for {url.host}")
+        elif not limiter.try_acquire():
+            await _bounded(limiter.acquire(), wait, f"no free slot for {url.host}")
         try:
             if resend:  # it already had its turn: the freshest connection, at once
                 conn = pool.pick_fresh()
@@ -284,10 +282,7 @@ class H2Transport(httpx.AsyncBaseTransport):
             else:
                 conn = pool.pick()
             if conn is None:
-                try:
-                    conn = await asyncio.wait_for(pool.acquire(resend), wait)
-                except asyncio.TimeoutError as exc:
-                    raise httpx.PoolTimeout(f"no free stream to {url.host} within {wait:g} s") from exc
+                conn = await _bounded(pool.acquire(resend), wait, f"no free stream to {url.host}")
             if conn is not None:
                 future = conn.start(request, body, True)
         except BaseException:
@@ -310,3 +305,26 @@ class H2Transport(httpx.AsyncBaseTransport):
         fallbacks, self._fallbacks = self._fallbacks, {}
         for fallback in fallbacks.values():
             await fallback.aclose()
+
+
+async def _bounded(awaitable: Any, seconds: float, what: str) -> Any:
+    """Await in the current task (so FIFO waits keep their order, unlike ``wait_for``'s new task),
+    cancelled after ``seconds``: then ``httpx.PoolTimeout`` (the request was never sent)."""
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    handle = asyncio.get_running_loop().call_later(seconds, expire)
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        if expired:
+            raise httpx.PoolTimeout(f"{what} within {seconds:g} s") from None
+        raise
+    finally:
+        handle.cancel()

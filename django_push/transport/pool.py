@@ -92,11 +92,15 @@ class Pool:
         (the least likely to be the next one retired, and where it goes first)."""
         best = None
         budget = self.stream_budget
+        spent = []
         for conn in self.connections:
             if budget is not None and conn.started >= budget:
+                spent.append(conn)
                 continue
             if conn.limit > len(conn.streams) and (best is None or conn.started < best.started):
                 best = conn
+        for conn in spent:  # as in pick(): its slot goes to a fresh connection, or nobody could wait for one
+            conn.retire()
         return best
 
     async def acquire(self, resend: bool = False) -> Connection | None:
