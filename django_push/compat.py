@@ -36,7 +36,7 @@ from django.db.models import QuerySet
 
 from django_push import dispatch
 from django_push.message import PushMessage
-from django_push.models import Device, Notification
+from django_push.models import MESSAGE_OPTION_FIELDS, Device, Notification
 
 __all__ = ["send_message", "to_push_message"]
 
@@ -48,30 +48,9 @@ RENAMED = {
     "body_loc_key": "loc_key",
     "body_loc_args": "loc_args",
 }
-PASSED = {
-    "title",
-    "body",
-    "data",
-    "badge",
-    "sound",
-    "category",
-    "thread_id",
-    "image",
-    "icon",
-    "url",
-    "channel_id",
-    "title_loc_key",
-    "title_loc_args",
-    "loc_key",
-    "loc_args",
-    "mutable_content",
-    "content_available",
-    "relevance_score",
-    "interruption_level",
-    "push_type",
-    "collapse_key",
-    "overrides",
-}
+#: PushMessage fields passed through as they are: the message option fields a Notification stores,
+#: plus the content and delivery fields.
+PASSED = {"title", "body", "data", *MESSAGE_OPTION_FIELDS, "push_type", "collapse_key", "overrides"}
 # DPN's APNs priorities are the apns-priority header; its FCM ones are android.priority.
 PRIORITY = {10: "normal", 5: "low", 1: "low", "high": "high", "normal": "normal"}
 NOT_SUPPORTED = {
