@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 
 from django_push.conf import DEFAULTS
 from django_push.exceptions import PushConfigurationError
+from django_push.extras import missing
 
 FILTERS_EXAMPLE = (
     '["django_push.compose.policies.preferences", "django_push.compose.policies.quiet_hours", '
@@ -132,12 +133,10 @@ def _check_event_rules(value: Any, types_ok: bool) -> list[checks.CheckMessage]:
 
 # -- rates and types ------------------------------------------------------------------------------
 def _check_throttle_rate(value: Any) -> list[checks.CheckMessage]:
-    if not value:
-        return []  # None turns the throttle off
-    try:
-        from django_push.api.throttling import RegistrationThrottle
-    except ImportError:  # pragma: no cover - DRF is a dependency
-        return []
+    if not value or missing("api"):
+        return []  # None turns the throttle off; without the api extra there is no API to throttle
+    from django_push.api.throttling import RegistrationThrottle
+
     try:
         RegistrationThrottle()  # exactly what each request does: get_rate(), then DRF's parse_rate()
     except Exception:

@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 
 from django_push.conf import DEFAULT_APPLICATION, PLATFORMS
 from django_push.exceptions import PushConfigurationError
+from django_push.extras import extra_for_backend, missing
 
 logger = logging.getLogger("django_push.checks")
 
@@ -101,6 +102,9 @@ def _check_backend_values(raw: dict[str, Any]) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     for config in _configurations(raw):
         found: list[checks.CheckMessage] = []
+        extra = extra_for_backend(config.cls)
+        if extra and missing(extra):
+            continue  # check_extras says which pip command to run; its values cannot be checked without it
         if issubclass(config.cls, WebPushBackend):
             found += _check_vapid(config)
         if issubclass(config.cls, APNsBackend):

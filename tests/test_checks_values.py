@@ -97,6 +97,8 @@ def service_account(tmp_path):
 
 
 def test_real_backends_with_good_values_have_no_messages(settings, p8, service_account):
+    pytest.importorskip("google.auth")
+    pytest.importorskip("http_ece")
     backends = {"apns": apns(key_file=p8), "fcm": fcm(credentials_file=service_account), "webpush": webpush()}
     assert messages(settings, BACKENDS=backends) == []
 
@@ -104,6 +106,7 @@ def test_real_backends_with_good_values_have_no_messages(settings, p8, service_a
 # -- A1: Web Push -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("key", ["not-a-key", "", None, "/secrets/vapid.pem", PUBLIC])
 def test_a_vapid_private_key_that_does_not_parse(settings, key):
+    pytest.importorskip("http_ece")
     found = by_id(settings, BACKENDS={**ALL, "webpush": webpush(vapid_private_key=key)})
     message = found["django_push.E012"]
     path = 'DJANGO_PUSH["BACKENDS"]["webpush"]["OPTIONS"]["vapid_private_key"]'
@@ -114,18 +117,21 @@ def test_a_vapid_private_key_that_does_not_parse(settings, key):
 
 
 def test_a_pem_vapid_key_is_fine(settings):
+    pytest.importorskip("http_ece")
     key = pem(ec.generate_private_key(ec.SECP256R1()))
     assert messages(settings, BACKENDS={**ALL, "webpush": webpush(vapid_private_key=key)}) == []
 
 
 @pytest.mark.parametrize("subject", ["ops@example.com", "http://example.com", "mailto:", ""])
 def test_a_vapid_subject_that_is_not_mailto_or_https(settings, subject):
+    pytest.importorskip("http_ece")
     message = by_id(settings, BACKENDS={**ALL, "webpush": webpush(vapid_subject=subject)})["django_push.E013"]
     assert 'DJANGO_PUSH["BACKENDS"]["webpush"]["OPTIONS"]["vapid_subject"]' in message.hint
     assert '"mailto:ops@example.com"' in message.hint
 
 
 def test_an_application_value_names_the_application_setting(settings):
+    pytest.importorskip("http_ece")
     found = by_id(
         settings,
         BACKENDS={**ALL, "webpush": webpush()},
@@ -178,6 +184,7 @@ def test_a_missing_apns_certificate(settings, tmp_path):
 
 
 def test_a_missing_fcm_credentials_file(settings, tmp_path):
+    pytest.importorskip("google.auth")
     missing = str(tmp_path / "fcm.json")
     message = by_id(settings, BACKENDS={**ALL, "fcm": fcm(credentials_file=missing)})["django_push.E015"]
     assert (
@@ -200,6 +207,7 @@ def test_a_missing_fcm_credentials_file(settings, tmp_path):
     ],
 )
 def test_an_fcm_credentials_file_that_is_not_a_service_account(settings, tmp_path, content, problem):
+    pytest.importorskip("google.auth")
     path = tmp_path / "fcm.json"
     path.write_text(content)
     message = by_id(settings, BACKENDS={**ALL, "fcm": fcm(credentials_file=str(path))})["django_push.E015"]
@@ -207,6 +215,7 @@ def test_an_fcm_credentials_file_that_is_not_a_service_account(settings, tmp_pat
 
 
 def test_inline_fcm_credentials_are_checked_too(settings):
+    pytest.importorskip("google.auth")
     message = by_id(settings, BACKENDS={**ALL, "fcm": fcm(credentials={"type": "service_account"})})[
         "django_push.E015"
     ]
@@ -283,6 +292,7 @@ def test_check_command_reports_a_bad_event_rules_path(settings):
 # -- A4: rates and notification types ----------------------------------------------------------------
 @pytest.mark.parametrize("rate", ["lots", "60", "60/fortnight", "sixty/min", "60/", " 60/min", "1/2/3"])
 def test_a_throttle_rate_drf_cannot_parse(settings, rate):
+    pytest.importorskip("rest_framework")
     message = by_id(settings, API_THROTTLE_RATE=rate)["django_push.E019"]
     assert repr(rate) in message.msg
     assert 'DJANGO_PUSH["API_THROTTLE_RATE"] = "60/min"' in message.hint
@@ -294,6 +304,7 @@ def test_good_throttle_rates(settings, rate):
 
 
 def test_a_bad_throttle_rate_answers_500_which_the_check_announces(settings):
+    pytest.importorskip("rest_framework")
     from rest_framework.test import APIRequestFactory
 
     from django_push.api.throttling import RegistrationThrottle
@@ -328,6 +339,7 @@ def test_good_notification_types(settings):
 # -- A5: a broker configured, the site's Celery app not loaded ---------------------------------------
 @pytest.fixture
 def celery_state():
+    pytest.importorskip("celery")
     """Celery's current and default apps, restored after the test; ``use(app)`` makes ``app`` both."""
     from celery import _state
 
@@ -403,6 +415,7 @@ def test_the_first_in_process_send_with_a_broker_set_logs_a_warning_once(
 
 @pytest.mark.parametrize("broker", ["", "redis://127.0.0.1:6379/9"])
 def test_the_example_project_loads_its_celery_app(tmp_path, broker):
+    pytest.importorskip("celery")
     """`manage.py check` of the example site: clean with and without a broker (no broker is needed
     for either: nothing connects), and with one, dispatch would use Celery."""
     env = {

@@ -108,6 +108,7 @@ def test_apns_with_0_2_percent_connection_resets(creds):
 
 
 def test_fcm_with_1_percent_delivered_then_reset(creds):
+    pytest.importorskip("google.auth")
     n, accepted, shown, faults, _ = broadcast(
         "fcm",
         1000,
@@ -127,6 +128,7 @@ def test_fcm_with_1_percent_delivered_then_reset(creds):
 
 
 def test_webpush_with_2_percent_connection_resets(creds):
+    pytest.importorskip("http_ece")
     n, accepted, shown, faults, _ = broadcast(
         "webpush", 300, creds, fault_rate=0.02, faults=("reset",), fault_only_first_attempt=False, seed=3
     )
@@ -135,6 +137,7 @@ def test_webpush_with_2_percent_connection_resets(creds):
 
 
 def test_fcm_with_a_goaway_every_10_streams_loses_nothing_and_stays_fast(creds):
+    pytest.importorskip("google.auth")
     _, _, _, _, fault_free = broadcast("fcm", 1000, creds)
     Device.objects.all().delete()
     n, accepted, shown, _, elapsed = broadcast("fcm", 1000, creds, goaway_every=10)
