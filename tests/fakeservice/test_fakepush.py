@@ -187,7 +187,8 @@ def test_latency_delays_each_stream_without_blocking_the_others():
         responses = post_all(service, [("/3/device/" + f"{i:064x}", APNS_AUTH, b"{}") for i in range(30)])
         elapsed = time.monotonic() - started
     assert all(r.status_code == 200 for r in responses)
-    assert 0.3 <= elapsed < 1.5  # concurrent, not 30 × 0.3 s
+    # Concurrent, not 30 × 0.3 s = 9 s one after another: a third of that leaves room for a busy machine.
+    assert 0.3 <= elapsed < 3.0
 
 
 def test_reset_fault_answers_nothing_and_processes_nothing():
