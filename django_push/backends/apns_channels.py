@@ -46,8 +46,13 @@ ENVIRONMENTS = ("production", "sandbox")
 
 
 def check_channel_id(channel_id: str) -> str:
-    """A channel id as APNs issued it (base64 text): refuse what cannot be one before any request."""
-    if not isinstance(channel_id, str) or not channel_id or any(c.isspace() or c == "/" for c in channel_id):
+    """A channel id as APNs issued it (base64 text, sent in a header): refuse what cannot be one
+    (empty, not printable ASCII, over 255 characters) before any request."""
+    if (
+        not isinstance(channel_id, str)
+        or not 0 < len(channel_id) <= 255
+        or not all(33 <= ord(c) <= 126 for c in channel_id)
+    ):
         raise ChannelError(f"{channel_id!r} is not an APNs channel id", reason="BadChannelId")
     return channel_id
 
