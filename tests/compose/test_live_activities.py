@@ -216,3 +216,28 @@ def test_create_channel_validates_its_arguments():
     assert "storage_policy" in caught.value.message_dict
     with pytest.raises(ValidationError):
         broadcast_channels.create_channel(environment="staging")
+
+
+def test_example_project_live_activity_demo_runs_every_step():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from example_project.demo.management.commands import liveactivitydemo
+
+    with pytest.raises(CommandError, match="setupdemo"):
+        call_command(liveactivitydemo.Command())
+    user = UserFactory(username="demo")
+    DeviceFactory(owner=user, platform="apns", address=liveactivitydemo.PHONE)
+    out = StringIO()
+    call_command(liveactivitydemo.Command(), stdout=out)
+    assert "5. channel deleted" in out.getvalue()
+    events = [(e.target.address, e.message.live_activity["event"]) for e in testing.outbox]
+    update = liveactivitydemo.UPDATE_TOKEN
+    assert events[0] == (update, "update") and events[2] == (update, "end")
+    assert events[1][0].startswith("channel:") and events[1][1] == "update"
+    assert not Device.objects.get(address=update).active
+    start = Device.objects.get(address=liveactivitydemo.START_TOKEN)
+    assert (
+        start.kind == DeviceKind.LIVEACTIVITY_START and start.installation.address == liveactivitydemo.PHONE
+    )
