@@ -26,6 +26,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from django_push import dispatch
 from django_push.backends import apns_live
@@ -46,10 +47,10 @@ def _epoch(field: str, value: Moment) -> int | None:
         return None
     if isinstance(value, datetime):
         if timezone.is_naive(value):
-            raise ValidationError({field: ["Give an aware datetime (with a time zone)."]})
+            raise ValidationError({field: [gettext("Give an aware datetime (with a time zone).")]})
         return int(value.timestamp())
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValidationError({field: ["Give an aware datetime or seconds since the epoch."]})
+        raise ValidationError({field: [gettext("Give an aware datetime or seconds since the epoch.")]})
     return int(value)
 
 
@@ -133,7 +134,9 @@ def start(
     given token ``devices``). The system shows the alert (``title``/``body``); ``channel`` subscribes
     the new activity to a broadcast channel. The app reports the new activity's update token."""
     if users is None and devices is None:
-        raise ValidationError({"users": ["Name the users (or token devices) to start the activity for."]})
+        raise ValidationError(
+            {"users": [gettext("Name the users (or token devices) to start the activity for.")]}
+        )
     created = timezone.now()
     fields = {
         "timestamp": timestamp,
@@ -164,7 +167,9 @@ def _activity_audience(
         raise ValidationError(
             {
                 "activity_ids": [
-                    "Name the activities by their ids, or give their update token devices (one of them)."
+                    gettext(
+                        "Name the activities by their ids, or give their update token devices (one of them)."
+                    )
                 ]
             }
         )
@@ -253,7 +258,7 @@ def broadcast(
     outcomes are not known to the sender of a broadcast. Raises ValidationError for a payload Apple
     would refuse or an inactive channel."""
     if not channel.active:
-        raise ValidationError({"channel": ["This channel was deleted; create a new one."]})
+        raise ValidationError({"channel": [gettext("This channel was deleted; create a new one.")]})
     created = timezone.now()
     fields = {
         "timestamp": timestamp,
