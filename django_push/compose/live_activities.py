@@ -278,7 +278,12 @@ def broadcast(
     )
     options = {**notification.options, "broadcast_channel": channel.channel_id}
     Notification.objects.filter(pk=notification.pk).update(
-        status=NotificationStatus.SENDING, started_at=created, targeted=1, options=options
+        # planned_at: there is no audience to plan, so send_due's planner leaves it alone.
+        status=NotificationStatus.SENDING,
+        started_at=created,
+        planned_at=created,
+        targeted=1,
+        options=options,
     )
     try:
         backend: Any = backends["apns", channel.application]  # APNs, or console/locmem/dummy
@@ -298,7 +303,6 @@ def broadcast(
         status=NotificationStatus.DONE if sent else NotificationStatus.FAILED,
         sent=F("sent") + (1 if sent else 0),
         failed=F("failed") + (0 if sent else 1),
-        planned_at=now,
         finished_at=now,
         progress_at=now,
     )
