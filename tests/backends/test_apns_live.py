@@ -7,7 +7,6 @@ import json
 
 import httpx
 import pytest
-import respx
 
 from django_push.backends.apns import APNsBackend
 from django_push.backends.apns_live import LIVE_ACTIVITY_PAYLOAD_LIMIT, LiveActivityError, normalize
@@ -16,6 +15,8 @@ from django_push.message import PushMessage, Target
 from django_push.results import DeliveryStatus
 
 from .fixtures import KEY_PEM
+
+respx = pytest.importorskip("respx")  # the "test" extra, absent from the bare core run (tests/conftest.py)
 
 T0 = 1_700_000_000
 TOKEN = "ab" * 80  # ActivityKit tokens are longer than device tokens
