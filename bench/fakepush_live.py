@@ -53,7 +53,10 @@ BROADCAST_EVENTS = ("update", "end")
 
 @dataclasses.dataclass
 class LiveState:
-    """What the fake remembers: channels per (bundle id, channel id), and what it accepted."""
+    """What the fake remembers: channels per (bundle id, channel id); per channel, the broadcasts it
+    accepted; per event, the Live Activity payloads that passed the checks (``payloads``: their
+    ``aps``), whatever the push route then answered for the token (410 for a ``dead…`` one). Not
+    cleared by ``/_reset``: it lives as long as the service."""
 
     channels: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
     broadcasts: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
