@@ -19,6 +19,7 @@ anything is stored: a ValidationError names the field.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -237,6 +238,27 @@ def end(
     return _send("end", _activity_audience(activity_ids, devices), push, created, created_by, send_now)
 
 
+#: A throttled or unavailable broadcast is retried in the call this many times at most, waiting the
+#: larger of Retry-After and the backoff, at most BROADCAST_MAX_WAIT seconds each time. A resend is
+#: harmless: it carries the same timestamp, so the device applies the update once.
+BROADCAST_ATTEMPTS = 3
+BROADCAST_MAX_WAIT = 10.0
+
+
+def _broadcast_with_retries(push: PushMessage, channel: BroadcastChannel) -> SendResult:
+    backend: Any = backends["apns", channel.application]  # APNs, or console/locmem/dummy
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            result: SendResult = backend.broadcast(push, channel.channel_id, channel.environment)
+        except PushAuthError as exc:
+            return SendResult(DeliveryStatus.FAILED, error_code=exc.reason or "auth", reason=str(exc)[:500])
+        if not result.retryable or attempt >= BROADCAST_ATTEMPTS:
+            return result
+        time.sleep(min(BROADCAST_MAX_WAIT, max(result.retry_after or 0.0, dispatch.backoff(attempt))))
+
+
 def broadcast(
     channel: BroadcastChannel,
     content_state: Mapping[str, Any] | None = None,
@@ -254,7 +276,8 @@ def broadcast(
 ) -> Notification:
     """Update (or end) every activity subscribed to ``channel``: one request, sent now.
 
-    Recorded as a Notification with one target (sent or failed, with APNs' reason); per-device
+    A throttled or unavailable answer is retried here (BROADCAST_ATTEMPTS). Recorded as a
+    Notification with one target (sent or failed, with APNs' reason); per-device
     outcomes are not known to the sender of a broadcast. Raises ValidationError for a payload Apple
     would refuse or an inactive channel."""
     if not channel.active:
@@ -285,11 +308,7 @@ def broadcast(
         targeted=1,
         options=options,
     )
-    try:
-        backend: Any = backends["apns", channel.application]  # APNs, or console/locmem/dummy
-        result = backend.broadcast(push, channel.channel_id, channel.environment)
-    except PushAuthError as exc:
-        result = SendResult(DeliveryStatus.FAILED, error_code=exc.reason or "auth", reason=str(exc)[:500])
+    result = _broadcast_with_retries(push, channel)
     now = timezone.now()
     sent = result.status == DeliveryStatus.SENT
     options["broadcast_result"] = {

@@ -244,3 +244,16 @@ def test_example_project_live_activity_demo_runs_every_step():
     assert (
         start.kind == DeviceKind.LIVEACTIVITY_START and start.installation.address == liveactivitydemo.PHONE
     )
+
+
+def test_a_throttled_broadcast_is_retried_then_recorded(settings):
+    channel = broadcast_channels.create_channel()
+    address = f"channel:{channel.channel_id}"
+    testing.script_outcome(address, DeliveryStatus.THROTTLED)
+    n = live_activities.broadcast(channel, {"s": 1})
+    assert (n.sent, n.status, len(testing.outbox)) == (1, "done", 2)
+    testing.script_outcome(address, *[DeliveryStatus.UNAVAILABLE] * live_activities.BROADCAST_ATTEMPTS)
+    n = live_activities.broadcast(channel, {"s": 2})
+    assert (n.sent, n.failed, n.status) == (0, 1, "failed")
+    assert n.options["broadcast_result"]["status"] == "unavailable"
+    assert len(testing.outbox) == 2 + live_activities.BROADCAST_ATTEMPTS
