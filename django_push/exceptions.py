@@ -25,6 +25,18 @@ class PushAuthError(PushError):
         self.status_code = status_code
 
 
+class ChannelError(PushError):
+    """APNs refused a broadcast channel request (create, read, list, delete).
+
+    ``reason`` is APNs' own (``BadChannelId``, ``ChannelNotRegistered``, ``BadMessageStoragePolicy`` …).
+    """
+
+    def __init__(self, message: str, *, reason: str = "", status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status_code = status_code
+
+
 class MessageRejected(PushError):
     """The message (or its target) cannot be sent as built: reported as REJECTED and never retried.
 

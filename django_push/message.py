@@ -59,6 +59,9 @@ class PushMessage:
     content_available: bool = False
     relevance_score: float | None = None
     interruption_level: str = ""
+    #: An ActivityKit push (``push_type="liveactivity"``): event, timestamp, content_state … as
+    #: :mod:`django_push.backends.apns_live` documents; None for every other push.
+    live_activity: dict[str, Any] | None = None
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Stable per notification (set by dispatch under the at-least-once policy): the collapse
     #: identifier a push carries when it sets no ``collapse_key``, so a device shows a resent push once

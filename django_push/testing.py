@@ -16,6 +16,7 @@ from typing import Any
 from django.test.utils import override_settings
 
 from django_push.backends import locmem
+from django_push.backends.apns_channels import local_channels
 from django_push.backends.locmem import OutboxEntry, next_outcome, outbox, script_outcome
 from django_push.conf import push_settings
 from django_push.handler import backends
@@ -26,8 +27,9 @@ LOCMEM = "django_push.backends.locmem.LocmemBackend"
 
 
 def reset() -> None:
-    """Empty the outbox and forget scripted outcomes."""
+    """Empty the outbox, forget scripted outcomes and the generic backends' broadcast channels."""
     locmem.clear()
+    local_channels.clear()
     backends.reset()
 
 

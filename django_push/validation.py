@@ -207,3 +207,73 @@ def validate_application(platform: str, application: str) -> None:
             )
             % {"application": repr(application), "platform": platform, "known": known}
         )
+
+
+# ActivityKit tokens (push-to-start and update) are hex like device tokens, but longer (80 bytes today)
+# and Apple documents no fixed length: bounded, even, hexadecimal.
+ACTIVITY_TOKEN_MIN_LENGTH = 64
+ACTIVITY_TOKEN_MAX_LENGTH = 512
+ACTIVITY_FIELD_MAX_LENGTH = 200
+_ACTIVITY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+LIVE_ACTIVITY_KINDS = ("liveactivity_start", "liveactivity_update")
+
+
+def normalize_activity_token(value: str) -> str:
+    """An ActivityKit push token (push-to-start or update), hex, stored lower case."""
+    token = value.strip()
+    if not (ACTIVITY_TOKEN_MIN_LENGTH <= len(token) <= ACTIVITY_TOKEN_MAX_LENGTH) or len(token) % 2:
+        raise ValidationError(
+            gettext(
+                "A Live Activity token is an even number of hexadecimal characters, %(min)d to %(max)d; "
+                "got %(got)d characters."
+            )
+            % {"min": ACTIVITY_TOKEN_MIN_LENGTH, "max": ACTIVITY_TOKEN_MAX_LENGTH, "got": len(token)}
+        )
+    if not _HEX.match(token):
+        raise ValidationError(
+            gettext("A Live Activity token contains only hexadecimal characters (0-9, a-f).")
+        )
+    return token.lower()
+
+
+def validate_activity_kind(platform: str, kind: str, activity_type: str, activity_id: str) -> dict[str, str]:
+    """The activity fields a registration of ``kind`` must carry, checked together.
+
+    A push-to-start token is per app install and activity type; an update token per running activity,
+    so it needs the activity's id too. Device tokens carry neither. Returns the stripped
+    ``{"activity_type", "activity_id"}``; raises ValidationError with a message per field."""
+    activity_type, activity_id = activity_type.strip(), activity_id.strip()
+    errors: dict[str, str] = {}
+    if kind in LIVE_ACTIVITY_KINDS:
+        if platform != "apns":
+            errors["kind"] = gettext(
+                "Live Activity tokens are APNs tokens: register them with platform apns."
+            )
+        if not activity_type:
+            errors["activity_type"] = gettext(
+                "Live Activity tokens need the activity type: the app's ActivityAttributes type, "
+                "e.g. 'MatchAttributes'."
+            )
+        elif len(activity_type) > ACTIVITY_FIELD_MAX_LENGTH or not _ACTIVITY_NAME.match(activity_type):
+            errors["activity_type"] = gettext(
+                "The activity type is a Swift type name such as 'MatchAttributes' "
+                "(letters, digits, '_' and '.')."
+            )
+        if kind == "liveactivity_update" and not activity_id:
+            errors["activity_id"] = gettext(
+                "An update token needs the id of the activity it updates (Activity.id)."
+            )
+        elif kind == "liveactivity_start" and activity_id:
+            errors["activity_id"] = gettext(
+                "A push-to-start token belongs to no activity yet: leave activity_id out."
+            )
+        elif len(activity_id) > ACTIVITY_FIELD_MAX_LENGTH:
+            errors["activity_id"] = gettext("The activity id is at most %(max)d characters.") % {
+                "max": ACTIVITY_FIELD_MAX_LENGTH
+            }
+    elif activity_type or activity_id:
+        field = "activity_type" if activity_type else "activity_id"
+        errors[field] = gettext("Only Live Activity tokens have an activity type or id; leave it out.")
+    if errors:
+        raise ValidationError({k: [v] for k, v in errors.items()})
+    return {"activity_type": activity_type, "activity_id": activity_id}

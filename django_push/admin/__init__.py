@@ -4,8 +4,9 @@
 * :mod:`.notifications`: notifications (progress, outcome chart, delivery log, retry, cancel), deliveries
 * :mod:`.topics`: topics and subscriptions with subscriber counts
 * :mod:`.broadcast`: the broadcast composer (needs ``django_push.send_broadcast``)
+* :mod:`.live_activities`: "End selected Live Activities", broadcast channels ("Delete … at APNs")
 """
 
-from django_push.admin import devices, notifications, topics
+from django_push.admin import devices, live_activities, notifications, topics
 
-__all__ = ["devices", "notifications", "topics"]
+__all__ = ["devices", "live_activities", "notifications", "topics"]

@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 
 from django_push import dispatch
 from django_push.admin.forms import DeviceAdminForm, TestPushForm
+from django_push.admin.live_activities import end_activities
 from django_push.devices import lifecycle
 from django_push.models import Delivery, Device, Subscription
 from django_push.results import DeliveryStatus
@@ -62,6 +63,7 @@ class DeviceAdmin(admin.ModelAdmin):
     list_display = (
         "masked",
         "platform",
+        "kind",
         "application",
         "owner",
         "name",
@@ -70,15 +72,27 @@ class DeviceAdmin(admin.ModelAdmin):
         "failure_count",
         "last_success_at",
     )
-    list_filter = ("platform", "application", "environment", "active", HealthFilter, "last_success_at")
+    list_filter = (
+        "platform",
+        "kind",
+        "application",
+        "environment",
+        "active",
+        HealthFilter,
+        "last_success_at",
+    )
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
     date_hierarchy = "created_at"
     inlines = (SubscriptionInline,)
-    actions = ("send_test_push", "activate", "deactivate")
+    actions = ("send_test_push", "activate", "deactivate", end_activities)
     readonly_fields = (
         "masked",
         "platform",
+        "kind",
+        "activity_type",
+        "activity_id",
+        "installation",
         "application",
         "has_keys",
         "user_agent",
@@ -103,6 +117,7 @@ class DeviceAdmin(admin.ModelAdmin):
                 {"fields": ("masked", "platform", "application", "environment", "owner", "name", "active")},
             ),
             (_("Client"), {"fields": (*keys, "user_agent", "locale", "time_zone", "public_id")}),
+            (_("Live Activity"), {"fields": ("kind", "activity_type", "activity_id", "installation")}),
             (
                 _("Health"),
                 {

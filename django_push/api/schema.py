@@ -86,6 +86,9 @@ DEVICE_ID = "3f1e9a52-7c1b-4a0e-9d55-2f1f0c8a6b11"
 DEVICE = {
     "id": DEVICE_ID,
     "platform": "apns",
+    "kind": "device",
+    "activity_type": "",
+    "activity_id": "",
     "application": "default",
     "masked_token": "6c1c7a…92a3",
     "name": "Alice's iPhone",
@@ -191,6 +194,18 @@ device_list = document(
             OpenApiExample(
                 "Web Push",
                 {"platform": "webpush", "token": ENDPOINT, "p256dh": P256DH, "auth": AUTH},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Live Activity update token",
+                {
+                    "platform": "apns",
+                    "kind": "liveactivity_update",
+                    "token": "80" * 80,
+                    "activity_type": "MatchAttributes",
+                    "activity_id": "F2A1C3D4-0000-4000-8000-000000000042",
+                    "installation": DEVICE_ID,
+                },
                 request_only=True,
             ),
             OpenApiExample("Registered", DEVICE, response_only=True, status_codes=["201", "200"]),

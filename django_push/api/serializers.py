@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext, gettext_lazy
 from rest_framework import serializers
 
+from django_push import validation
 from django_push.api import validators
 from django_push.devices import registration
-from django_push.models import Device, Environment, Platform, Subscription, Topic
+from django_push.models import Device, DeviceKind, Environment, Platform, Subscription, Topic
 
 
 class DeviceSerializer(serializers.ModelSerializer):
@@ -28,6 +30,9 @@ class DeviceSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "platform",
+            "kind",
+            "activity_type",
+            "activity_id",
             "application",
             "masked_token",
             "name",
@@ -77,10 +82,50 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
     user_agent = serializers.CharField(max_length=512, required=False, allow_blank=True)
     p256dh = serializers.CharField(max_length=200, required=False, help_text="Web Push only.")
     auth = serializers.CharField(max_length=100, required=False, help_text="Web Push only.")
+    kind = serializers.ChoiceField(
+        choices=DeviceKind.choices,
+        default=DeviceKind.DEVICE,
+        help_text="device (default), or an ActivityKit token: liveactivity_start (push-to-start, per "
+        "install and activity type) or liveactivity_update (per running activity).",
+    )
+    activity_type = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Live Activity tokens: ActivityAttributes type.",
+    )
+    activity_id = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Update tokens: the activity's id."
+    )
+    installation = serializers.UUIDField(
+        required=False,
+        help_text="Live Activity tokens: the id of this app install's own device registration (yours).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         platform = attrs["platform"]
         errors: dict[str, Any] = {}
+        kind = attrs.get("kind", DeviceKind.DEVICE)
+        try:
+            attrs.update(
+                validation.validate_activity_kind(
+                    platform, kind, attrs.get("activity_type", ""), attrs.get("activity_id", "")
+                )
+            )
+        except DjangoValidationError as exc:
+            errors.update(exc.message_dict)
+        if "installation" in attrs:
+            request = self.context.get("request")
+            installation = (
+                Device.objects.for_user(getattr(request, "user", None))
+                .filter(public_id=attrs["installation"], kind=DeviceKind.DEVICE, platform=Platform.APNS)
+                .first()
+            )
+            if kind == DeviceKind.DEVICE:
+                errors["installation"] = [gettext("Only Live Activity tokens belong to an installation.")]
+            elif installation is None:
+                errors["installation"] = [gettext("No APNs device of yours has this id.")]
+            attrs["installation"] = installation
 
         def check(field: str, func: Any, *args: Any) -> Any:
             try:
@@ -91,7 +136,9 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
 
         check("application", validators.validate_application, platform, attrs["application"])
         token_validator = {
-            Platform.APNS: validators.normalize_apns_token,
+            Platform.APNS: validators.normalize_apns_token
+            if kind == DeviceKind.DEVICE
+            else validators.normalize_activity_token,
             Platform.FCM: validators.validate_fcm_token,
             Platform.WEBPUSH: validators.validate_webpush_endpoint,
         }[platform]
@@ -119,9 +166,9 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
 
     def register(self, owner: Any, user_agent: str) -> tuple[Device, bool]:
         data = dict(self.validated_data)
-        values = {
-            k: data[k] for k in ("name", "locale", "time_zone", "environment", "p256dh", "auth") if k in data
-        }
+        keys: tuple[str, ...] = ("name", "locale", "time_zone", "environment", "p256dh", "auth")
+        keys += ("kind", "activity_type", "activity_id", "installation")
+        values = {k: data[k] for k in keys if k in data}
         agent = data.get("user_agent", user_agent[:512])
         if agent:  # a client that sends none keeps the one it sent last time
             values["user_agent"] = agent

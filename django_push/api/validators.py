@@ -16,6 +16,7 @@ from django_push.validation import LOCALE_MAX_LENGTH, TIME_ZONE_MAX_LENGTH
 __all__ = [
     "LOCALE_MAX_LENGTH",
     "TIME_ZONE_MAX_LENGTH",
+    "normalize_activity_token",
     "normalize_apns_token",
     "normalize_locale",
     "validate_application",
@@ -39,6 +40,7 @@ def _drf(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 normalize_apns_token = _drf(validation.normalize_apns_token)
+normalize_activity_token = _drf(validation.normalize_activity_token)
 validate_fcm_token = _drf(validation.validate_fcm_token)
 validate_webpush_endpoint = _drf(validation.validate_webpush_endpoint)
 validate_p256dh = _drf(validation.validate_p256dh)

@@ -35,6 +35,7 @@ from django_push.backends.apns_answers import (
     response_body,
     result_for,
 )
+from django_push.backends.apns_channels import ChannelsMixin
 from django_push.backends.apns_requests import encode_message
 from django_push.backends.apns_tokens import (
     MAX_TOKEN_TTL,
@@ -45,7 +46,7 @@ from django_push.backends.apns_tokens import (
     provider_tokens,
 )
 from django_push.backends.base import REQUIRED
-from django_push.backends.http import HTTPBackend, retry_after_seconds
+from django_push.backends.http import retry_after_seconds
 from django_push.exceptions import (
     InvalidTarget,
     PushAuthError,
@@ -65,8 +66,9 @@ _SENT_TOKEN: ContextVar[str] = ContextVar("django_push_apns_sent_token", default
 _RETRYING: ContextVar[str | None] = ContextVar("django_push_apns_retrying", default=None)
 
 
-class APNsBackend(HTTPBackend):
-    """APNs provider API (HTTP/2). Options are documented in docs/apns.md."""
+class APNsBackend(ChannelsMixin):
+    """APNs provider API (HTTP/2). Options are documented in docs/apns.md; broadcasts and channel
+    management (Live Activities, iOS 18) in docs/live-activities.md."""
 
     platform = "apns"
     default_options: ClassVar[dict[str, Any]] = {
@@ -80,6 +82,9 @@ class APNsBackend(HTTPBackend):
         "topic": REQUIRED,
         "production_url": "https://api.push.apple.com",
         "sandbox_url": "https://api.sandbox.push.apple.com",
+        # Broadcast channel management (create, list, read, delete channels), per environment.
+        "management_production_url": "https://api-manage-broadcast.push.apple.com:2196",
+        "management_sandbox_url": "https://api-manage-broadcast.sandbox.push.apple.com:2195",
         "token_ttl": 3000,
         # The Django cache alias that shares provider tokens between processes (None: per process).
         "token_cache": "default",
@@ -287,7 +292,9 @@ class APNsBackend(HTTPBackend):
             _RETRYING.set(None)
         status = response.status_code
         if status == 200:
-            return SendResult.sent(response.headers.get("apns-id", ""))
+            # A push answers apns-id; a broadcast apns-request-id.
+            headers = response.headers
+            return SendResult.sent(headers.get("apns-id") or headers.get("apns-request-id", ""))
         body = response_body(response)
         reason = str(body.get("reason", ""))
         if status == 429 and reason == TOO_MANY_TOKEN_UPDATES and self.token_auth:

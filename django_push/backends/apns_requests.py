@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django_push.backends import apns_live
 from django_push.backends.payload import apns_limit, apns_payload, dumps, effective_push_type
 from django_push.backends.priorities import for_priority
 from django_push.exceptions import MessageRejected, PayloadTooLarge
@@ -35,6 +36,16 @@ def encode_message(
     """The body and target-independent headers of ``message`` for ``topic`` (the app's bundle id);
     ``clock`` gives the time apns-expiration counts from."""
     push_type = effective_push_type(message)
+    if message.live_activity is not None:
+        if push_type != "liveactivity":
+            raise MessageRejected(
+                f"a message with live_activity is sent with push_type 'liveactivity', not {push_type!r}",
+                error_code="invalid_push_type",
+            )
+        body, headers = apns_live.encode(message, clock)
+        suffix = TOPIC_SUFFIX["liveactivity"]
+        headers["apns-topic"] = topic if topic.endswith(suffix) else topic + suffix
+        return body, _collapse(message, headers)
     if push_type not in APNS_PUSH_TYPES:
         raise MessageRejected(
             f"push_type {push_type!r} is not one of {', '.join(APNS_PUSH_TYPES)}",
@@ -54,6 +65,10 @@ def encode_message(
     }
     if message.ttl is not None:
         headers["apns-expiration"] = "0" if message.ttl == 0 else str(int(clock()) + message.ttl)
+    return body, _collapse(message, headers)
+
+
+def _collapse(message: PushMessage, headers: dict[str, str]) -> dict[str, str]:
     if message.collapse_id:
         size = len(message.collapse_id.encode())
         if size > COLLAPSE_ID_LIMIT:
@@ -62,4 +77,4 @@ def encode_message(
                 error_code="collapse_id_too_long",
             )
         headers["apns-collapse-id"] = message.collapse_id
-    return body, headers
+    return headers

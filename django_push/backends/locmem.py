@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from django_push.backends.apns_channels import LocalChannelsMixin
 from django_push.backends.base import BaseBackend
 from django_push.message import PushMessage, Target
 from django_push.results import DeliveryStatus, SendResult
@@ -55,7 +56,7 @@ def next_outcome(address: str, static: dict[str, Any] | None = None) -> SendResu
     return SendResult.sent("locmem")
 
 
-class LocmemBackend(BaseBackend):
+class LocmemBackend(LocalChannelsMixin, BaseBackend):
     default_options: ClassVar[dict[str, Any]] = {"outcomes": None}
 
     async def send_one(self, message: PushMessage, target: Target) -> SendResult:

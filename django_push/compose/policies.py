@@ -66,6 +66,8 @@ def quiet_hours(notification: Notification, devices: Sequence[Device]) -> dict[i
     """
     if notification.priority == "critical":
         return {}
+    if notification.push_type == "liveactivity" and not (notification.title or notification.body):
+        return {}  # a Live Activity content update without an alert interrupts nobody: never held
     owners = {d.owner_id for d in devices if d.owner_id is not None}
     if not owners:
         return {}

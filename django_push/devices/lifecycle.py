@@ -8,7 +8,8 @@
   ours) increments ``failure_count``;
   reaching ``FAILURE_THRESHOLD`` consecutive failures deactivates. REJECTED (our payload) and
   THROTTLED/UNAVAILABLE (the service) do not count against the device.
-* SENT resets the count and records ``last_success_at``.
+* SENT resets the count and records ``last_success_at``; a SENT Live Activity ``end`` also retires
+  the activity's update token (:func:`retire_ended_activities`): the activity is over.
 All updates are set-based (one UPDATE per kind per batch), never a save() per device.
 
 :func:`activate` and :func:`deactivate` are the only ways a device changes state: registration, the
@@ -26,7 +27,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from django_push.conf import push_settings
-from django_push.models import Device
+from django_push.models import Device, DeviceKind, Notification
 from django_push.results import AUTH_ERROR_CODE, DeliveryStatus, SendResult
 from django_push.signals import device_deactivated
 
@@ -138,3 +139,22 @@ def stale_devices(days: int, now: datetime | None = None) -> QuerySet[Device]:
     return Device.objects.filter(
         Q(last_success_at__lt=cutoff) | Q(last_success_at__isnull=True, created_at__lt=cutoff)
     )
+
+
+ACTIVITY_ENDED = "activity ended"
+
+
+def retire_ended_activities(
+    notification: Notification, outcomes: Sequence[tuple[Device, SendResult]], now: datetime
+) -> int:
+    """Deactivate the update tokens an ``end`` Live Activity push reached: the activity is over, and
+    its token will never be valid again. Called by dispatch with every batch of answers; a no-op for
+    any other notification. Returns how many were retired."""
+    spec = (notification.options or {}).get("live_activity") or {}
+    if notification.push_type != "liveactivity" or spec.get("event") != "end":
+        return 0
+    ids = [device.pk for device, result in outcomes if result.status == DeliveryStatus.SENT]
+    if not ids:
+        return 0
+    tokens = Device.objects.filter(pk__in=ids, kind=DeviceKind.LIVEACTIVITY_UPDATE)
+    return deactivate(tokens, ACTIVITY_ENDED, now)

@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from django_push.backends.webpush_endpoints import validate_endpoint
 from django_push.conf import push_settings
-from django_push.devices.lifecycle import reactivate
+from django_push.devices.lifecycle import deactivate, reactivate
 from django_push.exceptions import InvalidTarget
-from django_push.models import Device, Platform, Subscription, address_hash
+from django_push.models import Device, DeviceKind, Platform, Subscription, address_hash
 
 MAX_UPSERT_ATTEMPTS = 3
 # Fields that describe the previous owner's phone, not the token: cleared when the token changes hands.
@@ -66,10 +66,36 @@ def register(
                         )
                 except IntegrityError:
                     continue  # a concurrent request created it first: update that row instead
+                retire_replaced_activity_tokens(device, now)
                 return device, True
             _refresh(device, owner, values, now)
+            retire_replaced_activity_tokens(device, now)
             return device, False
     raise IntegrityError(f"could not register a {platform} device after {MAX_UPSERT_ATTEMPTS} attempts")
+
+
+def retire_replaced_activity_tokens(device: Device, now: datetime) -> int:
+    """A new ActivityKit token replaces the one it supersedes, so a push never goes to both.
+
+    iOS gives an app install one push-to-start token per activity type (a new one replaces it), and a
+    running activity one update token at a time (``pushTokenUpdates`` rotates it). So: a push-to-start
+    token retires the other push-to-start tokens of its installation and type; an update token the
+    other update tokens of its activity. Returns how many were retired."""
+    if device.kind == DeviceKind.LIVEACTIVITY_START and device.installation_id is not None:
+        others = Device.objects.filter(
+            kind=DeviceKind.LIVEACTIVITY_START,
+            installation_id=device.installation_id,
+            activity_type=device.activity_type,
+        )
+    elif device.kind == DeviceKind.LIVEACTIVITY_UPDATE and device.activity_id:
+        others = Device.objects.filter(
+            kind=DeviceKind.LIVEACTIVITY_UPDATE,
+            application=device.application,
+            activity_id=device.activity_id,
+        )
+    else:
+        return 0
+    return deactivate(others.exclude(pk=device.pk), "replaced by a newer Live Activity token", now)
 
 
 def _refresh(device: Device, owner: Any, values: dict[str, Any], now: datetime) -> None:

@@ -8,7 +8,9 @@ An audience is JSON (it is stored on the Notification), e.g.::
     {"devices": [10, 11]}
 
 Selectors (``all``, ``users``, ``devices``, ``topics``) are OR-ed; restrictions (``platforms``,
-``applications``, ``locales``, ``filter``: Device field lookups) are AND-ed. No selector → nobody.
+``applications``, ``locales``, ``filter``: Device field lookups, ``kinds``) are AND-ed. No selector →
+nobody. ``kinds`` defaults to ``["device"]``: only Live Activity sends
+(:mod:`django_push.compose.live_activities`) reach ActivityKit tokens.
 Chunks are keyset-paginated on the primary key, so memory stays flat for any audience size and a
 device registered mid-broadcast is picked up if its id is past the cursor.
 """
@@ -22,10 +24,11 @@ from django.core.exceptions import FieldError, ValidationError
 from django.db.models import Q, QuerySet
 
 from django_push.conf import PLATFORMS
-from django_push.models import Device
+from django_push.models import Device, DeviceKind
 
 SELECTORS = ("all", "users", "devices", "topics")
-RESTRICTIONS = ("platforms", "applications", "locales", "filter")
+RESTRICTIONS = ("platforms", "applications", "locales", "filter", "kinds")
+DEFAULT_KINDS = [DeviceKind.DEVICE.value]
 
 
 def validate(audience: dict[str, Any]) -> dict[str, Any]:
@@ -38,9 +41,15 @@ def validate(audience: dict[str, Any]) -> dict[str, Any]:
     for key in ("users", "devices"):
         if key in audience and not all(isinstance(v, int) for v in audience[key]):
             raise ValidationError(f"audience[{key!r}] must be a list of ids.")
-    for key in ("topics", "applications", "locales"):
+    for key in ("topics", "applications", "locales", "kinds"):
         if key in audience and not all(isinstance(v, str) for v in audience[key]):
             raise ValidationError(f"audience[{key!r}] must be a list of names.")
+    bad_kinds = set(audience.get("kinds", ())) - set(DeviceKind.values)
+    if bad_kinds:
+        known = ", ".join(DeviceKind.values)
+        raise ValidationError(
+            f"Unknown device kind(s) {', '.join(sorted(map(str, bad_kinds)))}; use {known}."
+        )
     bad = set(audience.get("platforms", ())) - set(PLATFORMS)
     if bad:
         raise ValidationError(f"Unknown platform(s) {', '.join(sorted(bad))}; use {', '.join(PLATFORMS)}.")
@@ -66,7 +75,7 @@ def devices_for(audience: dict[str, Any]) -> QuerySet[Device]:
             selector |= Q(
                 pk__in=Device.objects.filter(subscriptions__topic__name__in=audience["topics"]).values("pk")
             )
-    qs = Device.objects.active().filter(selector)
+    qs = Device.objects.active().filter(selector, kind__in=audience.get("kinds") or DEFAULT_KINDS)
     if audience.get("platforms"):
         qs = qs.filter(platform__in=audience["platforms"])
     if audience.get("applications"):

@@ -102,6 +102,7 @@ def record(notification: Notification, outcomes: Sequence[Outcome], now: datetim
             progress_at=now, **{k: F(k) + v for k, v in counts.items() if v}
         )
         lifecycle.apply(final_results, now)
+        lifecycle.retire_ended_activities(notification, final_results, now)
     if post_send.has_listeners(Notification):
         post_send.send(sender=Notification, notification=notification, outcomes=final_results)
     return retry

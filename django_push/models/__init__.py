@@ -3,8 +3,9 @@
 ``django_push.models`` re-exports every model, so ``from django_push.models import Device`` keeps working.
 """
 
-from django_push.models.devices import Device, Environment, Platform, Subscription, Topic
+from django_push.models.devices import Device, DeviceKind, Environment, Platform, Subscription, Topic
 from django_push.models.inbox import InboxItem
+from django_push.models.live_activities import BroadcastChannel, MessageStoragePolicy
 from django_push.models.notifications import (
     MESSAGE_OPTION_FIELDS,
     Delivery,
@@ -17,12 +18,15 @@ from django_push.models.querysets import DeviceQuerySet, address_hash
 
 __all__ = [
     "MESSAGE_OPTION_FIELDS",
+    "BroadcastChannel",
     "Delivery",
     "DeliveryPolicy",
     "Device",
+    "DeviceKind",
     "DeviceQuerySet",
     "Environment",
     "InboxItem",
+    "MessageStoragePolicy",
     "Notification",
     "NotificationPreference",
     "NotificationStatus",

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django_push.message import Target
 from django_push.models.querysets import DeviceQuerySet, address_hash
 
-__all__ = ["Device", "Environment", "Platform", "Subscription", "Topic", "address_hash"]
+__all__ = ["Device", "DeviceKind", "Environment", "Platform", "Subscription", "Topic", "address_hash"]
 
 
 class Platform(models.TextChoices):
@@ -30,6 +30,19 @@ class Platform(models.TextChoices):
 class Environment(models.TextChoices):
     PRODUCTION = "production", _("production")
     SANDBOX = "sandbox", _("sandbox")
+
+
+class DeviceKind(models.TextChoices):
+    """What an address reaches: the app (every ordinary push), or one of ActivityKit's two tokens.
+
+    A kind, not a platform nor another model: a Live Activity token is registered, owned, validated,
+    deactivated (410) and cleaned up exactly like a device token, by the same code; only audiences
+    differ (an ordinary notification never reaches an ActivityKit token, see dispatch.audience).
+    """
+
+    DEVICE = "device", _("app (device token)")
+    LIVEACTIVITY_START = "liveactivity_start", _("Live Activity push-to-start token")
+    LIVEACTIVITY_UPDATE = "liveactivity_update", _("Live Activity update token")
 
 
 class Device(models.Model):
@@ -83,6 +96,34 @@ class Device(models.Model):
         default=Environment.PRODUCTION,
         help_text=_("Which APNs host serves this token."),
     )
+    kind = models.CharField(
+        _("kind"),
+        max_length=24,
+        choices=DeviceKind.choices,
+        default=DeviceKind.DEVICE,
+        help_text=_("A device token, or an ActivityKit push-to-start or update token (APNs only)."),
+    )
+    activity_type = models.CharField(
+        _("activity type"),
+        max_length=200,
+        blank=True,
+        help_text=_("Live Activity tokens: the app's ActivityAttributes type, e.g. 'MatchAttributes'."),
+    )
+    activity_id = models.CharField(
+        _("activity id"),
+        max_length=200,
+        blank=True,
+        help_text=_("Update tokens: the id of the running activity the token updates."),
+    )
+    installation = models.ForeignKey(
+        "self",
+        verbose_name=_("installation"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activity_tokens",
+        help_text=_("Live Activity tokens: the app install (its device token) they belong to."),
+    )
     name = models.CharField(_("name"), max_length=255, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
     locale = models.CharField(_("locale"), max_length=35, blank=True, help_text=_("BCP 47, e.g. 'fr-CA'."))
@@ -117,6 +158,7 @@ class Device(models.Model):
             models.Index(fields=["owner", "active"], name="django_push_dev_owner"),
             models.Index(fields=["last_success_at"], name="django_push_dev_last_ok"),
             models.Index(fields=["created_at"], name="django_push_dev_created"),
+            models.Index(fields=["kind", "activity_id"], name="django_push_dev_activity"),
         ]
 
     def __str__(self) -> str:

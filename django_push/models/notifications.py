@@ -43,6 +43,7 @@ MESSAGE_OPTION_FIELDS = (
     "content_available",
     "relevance_score",
     "interruption_level",
+    "live_activity",
 )
 
 

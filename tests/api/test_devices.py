@@ -64,6 +64,9 @@ def test_registration_response_fields(api):
     assert set(body) == {
         "id",
         "platform",
+        "kind",
+        "activity_type",
+        "activity_id",
         "application",
         "masked_token",
         "name",

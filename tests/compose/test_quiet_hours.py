@@ -159,3 +159,24 @@ def test_a_window_ending_soon_is_waited_for_in_process(clock):
     n.refresh_from_db()
     assert (n.sent, n.status) == (1, "done") and len(testing.outbox) == 1
     assert clock.now >= at(7, day=16)
+
+
+def test_silent_live_activity_updates_go_through_quiet_hours_alerting_ones_wait(clock):
+    from django_push.compose import live_activities
+    from django_push.models import Device, DeviceKind
+
+    user = UserFactory()
+    token = Device.objects.create(
+        platform="apns",
+        owner=user,
+        address="0d" * 80,
+        kind=DeviceKind.LIVEACTIVITY_UPDATE,
+        activity_type="Match",
+        activity_id="act-1",
+    )
+    QuietHours.objects.create(user=user, start=time(0), end=time(23, 59), time_zone="Europe/Paris")
+    clock.set(at(12))
+    live_activities.update(activity_ids=["act-1"], content_state={"s": 1}, send_now=True)
+    live_activities.update(activity_ids=["act-1"], content_state={"s": 2}, title="Goal!", send_now=True)
+    assert [e.message.live_activity["content_state"] for e in testing.outbox] == [{"s": 1}]
+    assert Delivery.objects.filter(device=token, next_attempt_at__isnull=False).count() == 1
