@@ -127,8 +127,8 @@ def send_through_fake(extra: str) -> None:
 def register_through_api() -> None:
     from django.urls import include, path
 
-    urlpatterns.append(path("api/push/", include("django_push.api.urls")))
     configure("api", {})
+    urlpatterns.append(path("api/push/", include("django_push.api.urls")))
     from django.contrib.auth import get_user_model
     from django.test import Client
 
@@ -137,7 +137,7 @@ def register_through_api() -> None:
     client.force_login(user)
     good = client.post(
         "/api/push/devices/",
-        {"platform": "fcm", "address": "a" * 152, "name": "Pixel"},
+        {"platform": "fcm", "token": "a" * 152, "name": "Pixel"},
         content_type="application/json",
     )
     if good.status_code != 201:
