@@ -81,6 +81,9 @@ key at once, as the test workers do, break Apple's rule), tokens are tracked per
 previous new one is answered 429 TooManyProviderTokenUpdates, a token already accepted for the key
 stays fine, and a bearer that is not such a JWT is answered 403 InvalidProviderToken.
 
+Declarative Web Push (``/wp/decl…`` subscriptions) and the Instance ID topic endpoints
+(``/iid/v1:batchAdd``, ``/iid/v1:batchRemove``) are described in :mod:`bench.fakepush_dwp`.
+
 Control routes, not counted: ``GET /_stats``, ``POST /_reset``, and ``POST /_echo`` (answers the
 request body, to exercise flow control both ways).
 
@@ -117,6 +120,8 @@ import h2.events
 import h2.exceptions
 import h2.settings
 from hyperframe.frame import GoAwayFrame
+
+from bench import fakepush_dwp
 
 ALL_FAULTS = ("429", "500", "503", "goaway", "reset")
 # Not drawn unless asked for: RST_STREAM(REFUSED_STREAM), which real services rarely send, and a
@@ -462,6 +467,8 @@ def route(
         return "", json_answer(
             200, {"access_token": f"fake-{stats.token_requests}", "expires_in": 3600, "token_type": "Bearer"}
         )
+    if (owned := fakepush_dwp.route(method, path, headers, body, stats)) is not None:
+        return owned  # Declarative Web Push check, Instance ID endpoints (bench/fakepush_dwp.py)
     if path.startswith("/3/device/") and method == "POST":
         token = path[len("/3/device/") :]
         auth = headers.get("authorization", "")

@@ -3,7 +3,7 @@
 ``django_push.models`` re-exports every model, so ``from django_push.models import Device`` keeps working.
 """
 
-from django_push.models.devices import Device, Environment, Platform, Subscription, Topic
+from django_push.models.devices import Device, Environment, Platform, PushManagerKind, Subscription, Topic
 from django_push.models.inbox import InboxItem
 from django_push.models.notifications import (
     MESSAGE_OPTION_FIELDS,
@@ -27,6 +27,7 @@ __all__ = [
     "NotificationPreference",
     "NotificationStatus",
     "Platform",
+    "PushManagerKind",
     "QuietHours",
     "Subscription",
     "Topic",
