@@ -24,7 +24,12 @@ from django_push.backends.base import REQUIRED
 from django_push.backends.http import HTTPBackend, retry_after_seconds
 from django_push.backends.payload import WEBPUSH_PLAINTEXT_LIMIT, dumps, webpush_payload
 from django_push.backends.priorities import for_priority
-from django_push.backends.webpush_declarative import PAYLOAD_FORMATS, declarative_payload, use_declarative
+from django_push.backends.webpush_declarative import (
+    PAYLOAD_FORMATS,
+    declarative_payload,
+    is_secure_url,
+    use_declarative,
+)
 from django_push.backends.webpush_endpoints import AllowedHost, origin, parse_allowed_hosts, validate_endpoint
 from django_push.conf import push_settings
 from django_push.exceptions import InvalidTarget, PayloadTooLarge, PushAuthError, PushConfigurationError
@@ -136,7 +141,7 @@ class WebPushBackend(HTTPBackend):
                 f"(e.g. 'auto'), not {o['payload_format']!r}"
             )
         base = o["declarative_base_url"]
-        if not isinstance(base, str) or (base and not base.startswith("https://")):
+        if not isinstance(base, str) or (base and not is_secure_url(base)):
             raise PushConfigurationError(
                 f"{path}['declarative_base_url'] must be '' or the site's https:// URL that relative "
                 f"message URLs are joined to (e.g. 'https://example.com'), not {base!r}"

@@ -26,6 +26,7 @@ from django_push.backends.payload import deep_merge
 from django_push.exceptions import MessageRejected
 from django_push.message import PushMessage, Target
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # secure contexts over plain http, as in browsers
 DECLARATIVE_MAGIC = 8030  # the "web_push" member: RFC 8030, the Web Push protocol
 PAYLOAD_FORMATS = ("classic", "declarative", "auto")
 DIRECTIONS = ("auto", "ltr", "rtl")
@@ -38,6 +39,14 @@ class DeclarativeUnavailable(MessageRejected):
     error_code = ERROR_NO_URL
 
 
+def is_secure_url(url: str) -> bool:
+    """An absolute URL a browser treats as a secure context: https, or http on a loopback host."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return bool(parts.netloc)
+    return parts.scheme == "http" and parts.netloc.rsplit(":", 1)[0] in LOCAL_HOSTS
+
+
 def navigate_url(message: PushMessage, base_url: str) -> str:
     """The absolute ``navigate`` URL: the message's ``url`` (or ``data["url"]``), joined to ``base_url``
     when relative. Raises :class:`DeclarativeUnavailable` when there is none: a declarative message
@@ -46,7 +55,7 @@ def navigate_url(message: PushMessage, base_url: str) -> str:
     if url and base_url and not urlsplit(url).scheme:
         url = urljoin(base_url, url)
     parts = urlsplit(url)
-    if parts.scheme == "https" and parts.netloc:
+    if is_secure_url(url):
         return url
     if not url:
         why = "the message has no url to open on click"

@@ -10,6 +10,7 @@ pytest.importorskip("http_ece")  # the "webpush" extra (see tests/conftest.py)
 
 from django_push.backends.webpush_declarative import (
     ERROR_NO_URL,
+    DeclarativeUnavailable,
     check_declarative_payload,
     declarative_payload,
 )
@@ -126,3 +127,11 @@ def test_auto_mode_falls_back_to_classic_for_a_message_without_url():
 def test_bad_options_name_the_setting(options, fragment):
     with pytest.raises(PushConfigurationError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         make_backend(**options)
+
+
+def test_loopback_http_counts_as_secure_like_in_browsers():
+    payload = declarative_payload(PushMessage(title="T", url="/x"), "http://127.0.0.1:8000")
+    assert payload["notification"]["navigate"] == "http://127.0.0.1:8000/x"
+    make_backend(declarative_base_url="http://localhost:8000")  # accepted
+    with pytest.raises(DeclarativeUnavailable, match="not an https"):
+        declarative_payload(PushMessage(title="T", url="http://example.com/x"))
