@@ -7,7 +7,7 @@ from typing import Any
 
 def connect() -> None:
     from django.core.signals import setting_changed
-    from django.db.models.signals import post_migrate
+    from django.db.models.signals import post_migrate, post_save, pre_delete
 
     from django_push.compose import events
     from django_push.schedules import ensure_periodic_tasks
@@ -15,6 +15,10 @@ def connect() -> None:
     post_migrate.connect(ensure_periodic_tasks, dispatch_uid="django_push.ensure_periodic_tasks")
     setting_changed.connect(reset_backends, dispatch_uid="django_push.reset_backends")
     events.connect_rules()
+    from django_push.models import Subscription
+
+    post_save.connect(subscription_saved, sender=Subscription, dispatch_uid="django_push.fcm_topic_add")
+    pre_delete.connect(subscription_deleted, sender=Subscription, dispatch_uid="django_push.fcm_topic_remove")
 
 
 def reset_backends(*, setting: str, **kwargs: Any) -> None:
@@ -23,3 +27,20 @@ def reset_backends(*, setting: str, **kwargs: Any) -> None:
         from django_push.handler import backends
 
         backends.reset()
+
+
+def subscription_saved(*, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    """A new Subscription of an FCM device joins the FCM topic too (when FCM_TOPIC_SYNC is on)."""
+    if created and not raw:
+        from django_push.dispatch import topic_sync
+
+        if topic_sync.enabled():
+            topic_sync.record(instance.device, instance.topic.name, "add")
+
+
+def subscription_deleted(*, instance: Any, **kwargs: Any) -> None:
+    """A Subscription deleted (also by cascade, from its device or topic) leaves the FCM topic."""
+    from django_push.dispatch import topic_sync
+
+    if topic_sync.enabled():
+        topic_sync.record(instance.device, instance.topic.name, "remove")

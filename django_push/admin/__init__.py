@@ -3,9 +3,10 @@
 * :mod:`.devices`: devices (masked addresses, health, "Send test push…", activate, deactivate)
 * :mod:`.notifications`: notifications (progress, outcome chart, delivery log, retry, cancel), deliveries
 * :mod:`.topics`: topics and subscriptions with subscriber counts
+* :mod:`.topic_sync`: the FCM topic-sync ledger (pending and failed changes, retry)
 * :mod:`.broadcast`: the broadcast composer (needs ``django_push.send_broadcast``)
 """
 
-from django_push.admin import devices, notifications, topics
+from django_push.admin import devices, notifications, topic_sync, topics
 
-__all__ = ["devices", "notifications", "topics"]
+__all__ = ["devices", "notifications", "topic_sync", "topics"]

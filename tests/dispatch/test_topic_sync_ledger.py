@@ -1,0 +1,62 @@
+"""The FCM topic-sync ledger: what a Subscription change records, before anything is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from django_push.dispatch import topic_sync
+from django_push.models import FCMTopicChange, Subscription
+
+from ..factories import DeviceFactory, TopicFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sync_on(push_conf):
+    push_conf(FCM_TOPIC_SYNC=True)
+
+
+def test_off_by_default_nothing_is_recorded():
+    device, topic = DeviceFactory(platform="fcm", address="tok-a"), TopicFactory(name="news")
+    Subscription.objects.create(device=device, topic=topic)
+    assert not FCMTopicChange.objects.exists()
+
+
+def test_subscribe_records_an_add_for_fcm_devices_only(sync_on):
+    topic = TopicFactory(name="news")
+    Subscription.objects.create(device=DeviceFactory(platform="fcm", address="tok-a"), topic=topic)
+    Subscription.objects.create(device=DeviceFactory(platform="apns"), topic=topic)
+    (change,) = FCMTopicChange.objects.all()
+    assert (change.topic, change.address, change.action, change.status) == ("news", "tok-a", "add", "pending")
+
+
+def test_the_latest_intent_wins_one_row_per_token_and_topic(sync_on):
+    device, topic = DeviceFactory(platform="fcm", address="tok-a"), TopicFactory(name="news")
+    Subscription.objects.create(device=device, topic=topic)
+    Subscription.objects.filter(device=device, topic=topic).delete()
+    (change,) = FCMTopicChange.objects.all()
+    assert change.action == "remove" and change.version == 1
+
+
+def test_deleting_the_device_records_the_removal(sync_on):
+    device, topic = DeviceFactory(platform="fcm", address="tok-a"), TopicFactory(name="news")
+    Subscription.objects.create(device=device, topic=topic)
+    device.delete()
+    (change,) = FCMTopicChange.objects.all()
+    assert (change.action, change.address) == ("remove", "tok-a")
+
+
+def test_repair_records_add_for_active_and_remove_for_inactive_devices(sync_on):
+    topic = TopicFactory(name="news")
+    active = DeviceFactory(platform="fcm", address="tok-on")
+    inactive = DeviceFactory(platform="fcm", address="tok-off", active=False)
+    Subscription.objects.bulk_create(  # bulk_create sends no signal: drift the repair must find
+        [Subscription(device=active, topic=topic), Subscription(device=inactive, topic=topic)]
+    )
+    assert not FCMTopicChange.objects.exists()
+    assert topic_sync.repair(run=False) == 2
+    assert dict(FCMTopicChange.objects.values_list("address", "action")) == {
+        "tok-on": "add",
+        "tok-off": "remove",
+    }
