@@ -24,6 +24,10 @@ Google's Instance ID server API: ``200 {"results": [{} | {"error": "NOT_FOUND" |
 INVALID_ARGUMENT, ``flaky…`` INTERNAL. More than 1,000 tokens, a missing or malformed ``to``, or no
 tokens is ``400 {"error": "InvalidRequest"}`` (the whole batch); no bearer is ``401``.
 :func:`topic_members` is each topic's membership, so a test can compare it with the database.
+
+An FCM ``messages:send`` with ``message.topic`` or ``message.condition`` (``'a' in topics || 'b' in
+topics``; only ``||`` of topics is understood, anything else is 400 INVALID_ARGUMENT) is answered here:
+it reaches the topics' current members once each (:func:`topic_received`, :func:`topic_sends`).
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class _State:
         self.declarative: dict[str, list[dict[str, Any]]] = {}
         self.topics: dict[str, set[str]] = {}
         self.iid_calls: list[tuple[str, str, int]] = []  # (action, topic, token count)
+        self.topic_sends: list[tuple[str, int]] = []  # (topic or condition, devices reached)
+        self.topic_received: dict[str, int] = {}  # token -> topic/condition sends it received
 
 
 _STATES: weakref.WeakKeyDictionary[Any, _State] = weakref.WeakKeyDictionary()
@@ -76,6 +82,17 @@ def state(stats: Any) -> _State:
 def declarative_seen(stats: Any) -> dict[str, list[dict[str, Any]]]:
     """Declarative payloads accepted, per ``decl…`` subscription id."""
     return state(stats).declarative
+
+
+def topic_sends(stats: Any) -> list[tuple[str, int]]:
+    """FCM topic/condition sends accepted: (the topic or condition, how many members it reached)."""
+    return state(stats).topic_sends
+
+
+def topic_received(stats: Any) -> dict[str, int]:
+    """Per token: how many topic/condition sends reached it (a device in two topics of one
+    condition receives it once, as on FCM)."""
+    return state(stats).topic_received
 
 
 def topic_members(stats: Any) -> dict[str, set[str]]:
@@ -97,6 +114,8 @@ def route(
         return _declarative(path[len("/wp/") :], headers, body, stats)
     if path in ("/iid/v1:batchAdd", "/iid/v1:batchRemove"):
         return "", _iid(path.rsplit(":", 1)[1], headers, body, stats)
+    if path.startswith("/v1/projects/") and path.endswith("/messages:send"):
+        return _fcm_topic_send(path, headers, body, stats)
     return None
 
 
@@ -173,3 +192,37 @@ def _iid(action: str, headers: dict[str, str], body: bytes, stats: Any) -> Answe
             (members.add if action == "batchAdd" else members.discard)(token)
             results.append({})
     return _json(200, {"results": results})
+
+
+# -- FCM topic and condition sends ----------------------------------------------------------------------
+CONDITION_TOPIC_RE = re.compile(r"^'([a-zA-Z0-9\-_.~%]{1,900})' in topics$")
+
+
+def _fcm_topic_send(path: str, headers: dict[str, str], body: bytes, stats: Any) -> tuple[str, Answer] | None:
+    if b'"topic"' not in body and b'"condition"' not in body:
+        return None  # a token send (the benchmarks' hot path): no second JSON parse
+    try:
+        message = json.loads(body)["message"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(message, dict) or ("topic" not in message and "condition" not in message):
+        return None  # a token send: fakepush answers it
+    if not headers.get("authorization", "").startswith("Bearer "):
+        return "", _json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+    if "topic" in message:
+        label, names = str(message["topic"]), [str(message["topic"])]
+    else:
+        label = str(message["condition"])
+        matches = [CONDITION_TOPIC_RE.match(part.strip()) for part in label.split("||")]
+        if not all(matches):
+            error = {"code": 400, "status": "INVALID_ARGUMENT", "message": "unsupported condition"}
+            return "", _json(400, {"error": error})
+        names = [m.group(1) for m in matches if m]
+    reached: set[str] = set()
+    for name in names:
+        reached |= state(stats).topics.get(name, set())
+    for token in reached:
+        state(stats).topic_received[token] = state(stats).topic_received.get(token, 0) + 1
+    state(stats).topic_sends.append((label, len(reached)))
+    project = path[len("/v1/projects/") : -len("/messages:send")]
+    return "", _json(200, {"name": f"projects/{project}/messages/{len(state(stats).topic_sends)}"})

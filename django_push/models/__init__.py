@@ -14,7 +14,7 @@ from django_push.models.notifications import (
 )
 from django_push.models.preferences import NotificationPreference, QuietHours
 from django_push.models.querysets import DeviceQuerySet, address_hash
-from django_push.models.topic_sync import FCMTopicChange, TopicSyncAction, TopicSyncStatus
+from django_push.models.topic_sync import FCMDelivery, FCMTopicChange, TopicSyncAction, TopicSyncStatus
 
 __all__ = [
     "MESSAGE_OPTION_FIELDS",
@@ -23,6 +23,7 @@ __all__ = [
     "Device",
     "DeviceQuerySet",
     "Environment",
+    "FCMDelivery",
     "FCMTopicChange",
     "InboxItem",
     "Notification",

@@ -15,6 +15,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class FCMDelivery(models.TextChoices):
+    """How a notification reaches the FCM devices of a topic audience (``Notification.fcm_delivery``)."""
+
+    PER_DEVICE = "per_device", _("one send per device, each with its delivery record")
+    FCM_TOPIC = "fcm_topic", _("one FCM topic send, no per-device record")
+
+
 class TopicSyncAction(models.TextChoices):
     ADD = "add", _("add to the FCM topic")
     REMOVE = "remove", _("remove from the FCM topic")
