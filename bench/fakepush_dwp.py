@@ -66,6 +66,7 @@ class _State:
         self.iid_calls: list[tuple[str, str, int]] = []  # (action, topic, token count)
         self.topic_sends: list[tuple[str, int]] = []  # (topic or condition, devices reached)
         self.topic_received: dict[str, int] = {}  # token -> topic/condition sends it received
+        self.protocols: set[str] = set()  # "h2" / "http/1.1": how the Instance ID and topic calls came
 
 
 _STATES: weakref.WeakKeyDictionary[Any, _State] = weakref.WeakKeyDictionary()
@@ -113,6 +114,7 @@ def route(
     if path.startswith("/wp/decl"):
         return _declarative(path[len("/wp/") :], headers, body, stats)
     if path in ("/iid/v1:batchAdd", "/iid/v1:batchRemove"):
+        state(stats).protocols.add("h2" if ":method" in headers else "http/1.1")
         return "", _iid(path.rsplit(":", 1)[1], headers, body, stats)
     if path.startswith("/v1/projects/") and path.endswith("/messages:send"):
         return _fcm_topic_send(path, headers, body, stats)
@@ -207,6 +209,7 @@ def _fcm_topic_send(path: str, headers: dict[str, str], body: bytes, stats: Any)
         return None
     if not isinstance(message, dict) or ("topic" not in message and "condition" not in message):
         return None  # a token send: fakepush answers it
+    state(stats).protocols.add("h2" if ":method" in headers else "http/1.1")
     if not headers.get("authorization", "").startswith("Bearer "):
         return "", _json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
     if "topic" in message:

@@ -13,7 +13,7 @@ from django.test import override_settings
 pytest.importorskip("google.auth")  # the "fcm" extra
 
 from bench.fakepush import FakePushService
-from bench.fakepush_dwp import topic_received, topic_sends
+from bench.fakepush_dwp import state, topic_received, topic_sends
 from bench.run import credentials
 from bench.run import push_settings as bench_push_settings
 from django_push import dispatch
@@ -55,6 +55,7 @@ def test_one_topic_send_for_the_fcm_devices_and_per_device_for_the_rest(synced):
     )  # autocommit: planned and sent inline at once
     notification.refresh_from_db()
     assert topic_sends(synced.stats) == [("scores", 5)]  # one request reached the five
+    assert state(synced.stats).protocols == {"h2"}
     assert topic_received(synced.stats) == {d.address: 1 for d in fcm}
     assert list(Delivery.objects.filter(notification=notification).values_list("device_id", "status")) == [
         (apns.pk, "sent")

@@ -13,6 +13,7 @@ import tempfile
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
 pytest.importorskip("google.auth")  # the "fcm" extra
 
@@ -22,6 +23,7 @@ from bench.run import credentials
 from bench.run import push_settings as bench_push_settings
 from django_push.dispatch import topic_sync
 from django_push.models import Device, FCMTopicChange, Subscription, Topic
+from django_push.results import SendResult
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,6 +66,7 @@ def test_subscribe_and_unsubscribe_through_the_api_follow_in_fcm(synced, django_
     assert client.delete(url + "scores/").status_code == 204
     assert topic_members(synced.stats) == {"scores": set()}
     assert state(synced.stats).iid_calls == [("batchAdd", "scores", 1), ("batchRemove", "scores", 1)]
+    assert state(synced.stats).protocols == {"h2"}  # over TLS + HTTP/2, on the FCM backend's transport
 
 
 def test_a_batch_with_an_unregistered_and_a_malformed_token(synced):
@@ -117,3 +120,24 @@ def test_the_sync_command_reports_and_refuses_when_off(synced):
         pytest.raises(CommandError, match="FCM_TOPIC_SYNC"),
     ):
         call_command("syncfcmtopics")
+
+
+def test_retries_run_out_into_failed_with_the_reason(synced):
+    topic = Topic.objects.create(name="news")
+    Subscription.objects.create(device=fcm_device("flaky-2"), topic=topic)  # first attempt: INTERNAL
+    FCMTopicChange.objects.update(attempts=topic_sync.MAX_SYNC_ATTEMPTS - 1, next_attempt_at=timezone.now())
+    assert topic_sync.sync_pending() == 0
+    (change,) = FCMTopicChange.objects.all()
+    assert (change.status, change.attempts, change.error_code) == ("failed", 8, "INTERNAL")
+
+
+def test_a_change_overwritten_while_in_flight_is_not_deleted(synced):
+    topic = Topic.objects.create(name="news")
+    device = fcm_device("tok-race")
+    Subscription.objects.bulk_create([Subscription(device=device, topic=topic)])
+    topic_sync.record(device, "news", "add", schedule=False)
+    (read,) = FCMTopicChange.objects.all()
+    topic_sync.record(device, "news", "remove", schedule=False)  # the user unsubscribed meanwhile
+    topic_sync._apply([read], [SendResult.sent()], timezone.now())
+    (left,) = FCMTopicChange.objects.all()
+    assert (left.action, left.status) == ("remove", "pending")  # the newer intent survives
