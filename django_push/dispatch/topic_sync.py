@@ -24,6 +24,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
@@ -49,6 +50,8 @@ from django_push.transport import loop
 logger = logging.getLogger("django_push.dispatch.topic_sync")
 SYNC_TASK = "django_push.sync_fcm_topics"
 MAX_SYNC_ATTEMPTS = 8
+REPAIR_CHUNK = 2000
+T = TypeVar("T")
 BATCH_ROWS = 10_000  # ledger rows read per pass (each group is then sent 1,000 tokens a call)
 
 
@@ -175,27 +178,48 @@ def retry(changes: QuerySet[FCMTopicChange]) -> int:
 
 def repair(*, run: bool = True) -> int:
     """Record the state every FCM subscription should have in FCM (add for active devices, remove for
-    inactive ones) and sync it; returns how many changes were recorded. Idempotent."""
+    inactive ones) and sync it; returns how many changes were recorded. Idempotent.
+
+    Set-based, a chunk of subscriptions at a time: the chunk's existing ledger rows are replaced (a
+    worker applying one of them meanwhile finds it gone and leaves the new one alone)."""
     if not enabled():
         return 0
     recorded = 0
     subscriptions = (
         Subscription.objects.filter(device__platform=Platform.FCM)
-        .select_related("device", "topic")
+        .values_list("topic__name", "device__application", "device__address", "device__active")
         .order_by("pk")
     )
-    for chunk in _chunks(subscriptions.iterator(chunk_size=2000), 2000):
+    now = timezone.now()
+    for chunk in _chunks(subscriptions.iterator(chunk_size=REPAIR_CHUNK), REPAIR_CHUNK):
+        rows = [
+            FCMTopicChange(
+                topic=topic,
+                application=application,
+                address=address,
+                address_hash=address_hash(address),
+                action=TopicSyncAction.ADD if active else TopicSyncAction.REMOVE,
+                next_attempt_at=now,
+            )
+            for topic, application, address, active in chunk
+        ]
+        keys: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for row in rows:
+            keys[row.topic, row.application].append(row.address_hash)
         with transaction.atomic():
-            for sub in chunk:
-                action = TopicSyncAction.ADD if sub.device.active else TopicSyncAction.REMOVE
-                recorded += record(sub.device, sub.topic.name, action, schedule=False)
+            for (topic, application), hashes in keys.items():
+                FCMTopicChange.objects.filter(
+                    topic=topic, application=application, address_hash__in=hashes
+                ).delete()
+            FCMTopicChange.objects.bulk_create(rows, ignore_conflicts=True)
+        recorded += len(rows)
     if run:
         sync_pending()  # reschedules itself for what is left
     return recorded
 
 
-def _chunks(items: Iterable[Subscription], size: int) -> Iterable[list[Subscription]]:
-    chunk: list[Subscription] = []
+def _chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
+    chunk: list[T] = []
     for item in items:
         chunk.append(item)
         if len(chunk) == size:
