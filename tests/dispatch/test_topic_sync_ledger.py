@@ -60,3 +60,16 @@ def test_repair_records_add_for_active_and_remove_for_inactive_devices(sync_on):
         "tok-on": "add",
         "tok-off": "remove",
     }
+
+
+def test_system_checks_name_the_setting(settings):
+    from django_push.checks_topic_sync import check_topic_sync
+
+    settings.DJANGO_PUSH = {"FCM_TOPIC_SYNC": "yes"}
+    (error,) = check_topic_sync()
+    assert error.id == "django_push.E030" and 'DJANGO_PUSH["FCM_TOPIC_SYNC"]' in error.msg
+    settings.DJANGO_PUSH = {"FCM_TOPIC_SYNC": True, "BACKENDS": {}}
+    (warning,) = check_topic_sync()
+    assert warning.id == "django_push.W030" and "FCMBackend" in warning.hint
+    settings.DJANGO_PUSH = {"FCM_TOPIC_SYNC": False}
+    assert check_topic_sync() == []
