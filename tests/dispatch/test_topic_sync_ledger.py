@@ -73,3 +73,21 @@ def test_system_checks_name_the_setting(settings):
     assert warning.id == "django_push.W030" and "FCMBackend" in warning.hint
     settings.DJANGO_PUSH = {"FCM_TOPIC_SYNC": False}
     assert check_topic_sync() == []
+
+
+def test_with_celery_the_sync_is_a_task_sent_on_commit(
+    sync_on, push_conf, monkeypatch, django_capture_on_commit_callbacks
+):
+    celery = pytest.importorskip("celery")
+    import django_push.tasks  # noqa: F401 - registers the shared tasks
+
+    push_conf(FCM_TOPIC_SYNC=True, USE_CELERY=True)
+    sent: list[str] = []
+    monkeypatch.setattr(celery.current_app, "send_task", lambda name, **kw: sent.append(name))
+    with django_capture_on_commit_callbacks(execute=True):
+        Subscription.objects.create(
+            device=DeviceFactory(platform="fcm", address="tok-a"), topic=TopicFactory()
+        )
+    assert sent == [topic_sync.SYNC_TASK]
+    assert topic_sync.SYNC_TASK in celery.current_app.tasks  # a worker knows the name
+    assert "django_push.repair_fcm_topics" in celery.current_app.tasks
