@@ -91,3 +91,12 @@ def test_with_celery_the_sync_is_a_task_sent_on_commit(
     assert sent == [topic_sync.SYNC_TASK]
     assert topic_sync.SYNC_TASK in celery.current_app.tasks  # a worker knows the name
     assert "django_push.repair_fcm_topics" in celery.current_app.tasks
+
+
+def test_without_topic_sync_subscription_deletes_stay_fast(push_conf):
+    from django.db.models.signals import post_save, pre_delete
+
+    push_conf(FCM_TOPIC_SYNC=False)
+    assert not pre_delete.has_listeners(Subscription) and not post_save.has_listeners(Subscription)
+    push_conf(FCM_TOPIC_SYNC=True)
+    assert pre_delete.has_listeners(Subscription) and post_save.has_listeners(Subscription)
