@@ -83,6 +83,8 @@ stays fine, and a bearer that is not such a JWT is answered 403 InvalidProviderT
 
 Live Activities (the ``liveactivity`` checks), broadcasts and the channel management API (a second
 service on its own port): :mod:`bench.fakepush_live`.
+Declarative Web Push (``/wp/decl…`` subscriptions) and the Instance ID topic endpoints
+(``/iid/v1:batchAdd``, ``/iid/v1:batchRemove``) are described in :mod:`bench.fakepush_dwp`.
 
 Control routes, not counted: ``GET /_stats``, ``POST /_reset``, and ``POST /_echo`` (answers the
 request body, to exercise flow control both ways).
@@ -121,7 +123,7 @@ import h2.exceptions
 import h2.settings
 from hyperframe.frame import GoAwayFrame
 
-from bench import fakepush_live
+from bench import fakepush_dwp, fakepush_live
 
 ALL_FAULTS = ("429", "500", "503", "goaway", "reset")
 # Not drawn unless asked for: RST_STREAM(REFUSED_STREAM), which real services rarely send, and a
@@ -470,6 +472,8 @@ def route(
     live = fakepush_live.route(method, path, headers, body, stats, behaviour or Behaviour())
     if live is not None:  # Live Activities, broadcasts, channel management: bench/fakepush_live.py
         return live
+    if (owned := fakepush_dwp.route(method, path, headers, body, stats)) is not None:
+        return owned  # Declarative Web Push check, Instance ID endpoints (bench/fakepush_dwp.py)
     if path.startswith("/3/device/") and method == "POST":
         token = path[len("/3/device/") :]
         auth = headers.get("authorization", "")

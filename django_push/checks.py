@@ -42,6 +42,9 @@ def register() -> None:
 
     checks.register(check_settings, "django_push")
     checks.register(check_extras, "django_push")  # E020/E021/W020: missing optional dependencies
+    from django_push.checks_topic_sync import check_topic_sync
+
+    checks.register(check_topic_sync, "django_push")  # E030/W030: FCM_TOPIC_SYNC
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

@@ -70,6 +70,9 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFICATION_TYPES": {},
     # Cache alias of the per-user rate-limit counters (django_push.compose.policies.rate_limits).
     "RATE_LIMIT_CACHE": "default",
+    # Keep FCM's own topics in sync with local Subscriptions of FCM devices (Instance ID batchAdd/
+    # batchRemove; django_push.dispatch.topic_sync), so a topic audience can go as one FCM topic send.
+    "FCM_TOPIC_SYNC": False,
 }
 
 

@@ -102,6 +102,9 @@ class Target:
     auth: str = ""
     environment: str = "production"
     key: Any = None
+    #: Web Push only: the browser subscribed through ``window.pushManager``, so it can show a
+    #: declarative push message without a service worker (Safari 18.4+).
+    declarative: bool = False
 
     def __repr__(self) -> str:  # never print whole tokens: they are credentials for the device
         tail = self.address[-6:] if len(self.address) > 6 else ""

@@ -20,6 +20,11 @@ PERIODIC_TASKS: tuple[dict[str, Any], ...] = (
         "crontab": {"minute": "37", "hour": "3"},
     },
     {
+        "name": "django_push: repair FCM topic sync",
+        "task": "django_push.repair_fcm_topics",
+        "crontab": {"minute": "47", "hour": "*"},
+    },
+    {
         "name": "django_push: send due notifications and retries",
         "task": "django_push.send_due",
         "interval": {"every": 10, "period": "seconds"},

@@ -53,3 +53,17 @@ def prune_deliveries(days: int | None = None) -> int:
     from django_push.devices.cleanup import prune_deliveries as prune
 
     return prune(days or int(push_settings.DELIVERY_RETENTION_DAYS))
+
+
+@shared_task(name="django_push.sync_fcm_topics", **TASK_OPTIONS)
+def sync_fcm_topics() -> int:
+    from django_push.dispatch import topic_sync
+
+    return topic_sync.sync_pending()
+
+
+@shared_task(name="django_push.repair_fcm_topics", **TASK_OPTIONS)
+def repair_fcm_topics() -> int:
+    from django_push.dispatch import topic_sync
+
+    return topic_sync.repair()

@@ -27,7 +27,7 @@ from django_push.admin import display, preview
 from django_push.admin.forms import BroadcastForm
 from django_push.conf import PLATFORMS
 from django_push.dispatch import audience as audience_mod
-from django_push.models import Notification
+from django_push.models import FCMDelivery, Notification
 
 TEMPLATES = {
     "compose": "django_push/admin/broadcast/compose.html",
@@ -80,6 +80,7 @@ def _send(request: HttpRequest, model_admin: Any, form: BroadcastForm, reach: in
         created_by=request.user,
         scheduled_at=scheduled_at,
         notification_type="broadcast",
+        fcm_delivery=form.cleaned_data.get("fcm_delivery") or FCMDelivery.PER_DEVICE,
     )
     values = {"title": str(notification), "count": reach}
     if scheduled_at is not None:

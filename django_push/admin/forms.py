@@ -17,8 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from django_push import validation
 from django_push.conf import DEFAULT_APPLICATION, PLATFORMS, push_settings
 from django_push.dispatch import audience as audience_mod
+from django_push.dispatch import fcm_topic_send
 from django_push.message import APNS_PUSH_TYPES, PRIORITIES, PushMessage
-from django_push.models import Device, Platform, Topic
+from django_push.models import Device, FCMDelivery, Platform, Topic
 
 #: Audience keys the composer's own fields produce; the JSON field may add the others.
 FIELD_KEYS = ("all", "users", "topics", "platforms", "applications")
@@ -155,6 +156,20 @@ class BroadcastForm(MessageFieldsMixin):
             '{"devices": [1, 2]}. A key may not be given both here and above.'
         ),
     )
+    fcm_delivery = forms.ChoiceField(
+        label=_("FCM devices of the topics"),
+        choices=FCMDelivery.choices,
+        initial=FCMDelivery.PER_DEVICE,
+        required=False,  # empty: per device
+        widget=forms.RadioSelect,
+        help_text=_(
+            "Per device (default): one send per device, each with its delivery record, retries, token "
+            "cleanup, per-device rendering and filters. One FCM topic send: FCM fans it out itself, one "
+            "request whatever the audience size, but there is no per-device record and every FCM device "
+            "of the topics gets the same message (needs FCM_TOPIC_SYNC and a topics-only audience). "
+            "Other platforms are sent per device either way."
+        ),
+    )
     scheduled_at = forms.DateTimeField(
         label=_("Send at"),
         required=False,
@@ -243,6 +258,12 @@ class BroadcastForm(MessageFieldsMixin):
                 _("Choose who receives it: everyone, topics, users, or devices in the audience JSON."),
                 code="empty_audience",
             )
+        if cleaned.get("fcm_delivery") == FCMDelivery.FCM_TOPIC:
+            try:
+                fcm_topic_send.validate(spec)
+            except ValidationError as exc:
+                self.add_error("fcm_delivery", exc)
+                return cleaned
         cleaned["audience"] = spec
         return cleaned
 
@@ -269,7 +290,17 @@ class BroadcastForm(MessageFieldsMixin):
             ),
             (
                 _("Audience"),
-                {"fields": ["everyone", "topics", "users", "platforms", "applications", "audience_json"]},
+                {
+                    "fields": [
+                        "everyone",
+                        "topics",
+                        "users",
+                        "platforms",
+                        "applications",
+                        "audience_json",
+                        "fcm_delivery",
+                    ]
+                },
             ),
             (_("When"), {"fields": ["scheduled_at"]}),
         ]

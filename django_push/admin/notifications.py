@@ -54,7 +54,21 @@ class NotificationAdmin(admin.ModelAdmin):
     change_form_template = "django_push/admin/notification/change_form.html"
     fieldsets = (
         (None, {"fields": ("title", "body", "data", "audience_display", "audience")}),
-        (_("Delivery"), {"fields": ("priority", "ttl", "collapse_key", "push_type", "overrides", "options")}),
+        (
+            _("Delivery"),
+            {
+                "fields": (
+                    "priority",
+                    "ttl",
+                    "collapse_key",
+                    "push_type",
+                    "overrides",
+                    "options",
+                    "fcm_delivery",
+                    "fcm_topic_result",
+                )
+            },
+        ),
         (
             _("Status"),
             {

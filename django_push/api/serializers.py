@@ -13,7 +13,24 @@ from rest_framework import serializers
 from django_push import validation
 from django_push.api import validators
 from django_push.devices import registration
-from django_push.models import Device, DeviceKind, Environment, Platform, Subscription, Topic
+from django_push.models import Device, DeviceKind, Environment, Platform, PushManagerKind, Subscription, Topic
+
+PUSH_MANAGER_CHOICES = [k for k in PushManagerKind.values if k]
+PUSH_MANAGER_HELP = (
+    "Web Push only: 'window' when the browser subscribed through window.pushManager (Safari 18.4+: it "
+    "accepts declarative push messages), 'service_worker' through a service worker registration."
+)
+
+
+def push_manager_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=PUSH_MANAGER_CHOICES,
+        required=False,
+        help_text=PUSH_MANAGER_HELP,
+        error_messages={
+            "invalid_choice": gettext_lazy('"{input}" is not a push manager: use window or service_worker.')
+        },
+    )
 
 
 class DeviceSerializer(serializers.ModelSerializer):
@@ -101,6 +118,7 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
         required=False,
         help_text="Live Activity tokens: the id of this app install's own device registration (yours).",
     )
+    push_manager = push_manager_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         platform = attrs["platform"]
@@ -145,6 +163,8 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
         attrs["token"] = check("token", token_validator, attrs["token"])
         if "environment" in attrs and platform != Platform.APNS:
             errors["environment"] = [gettext("Only APNs devices have an environment; leave it out.")]
+        if "push_manager" in attrs and platform != Platform.WEBPUSH:
+            errors["push_manager"] = [gettext("Only Web Push devices have a push manager; leave it out.")]
         for key, func in (("p256dh", validators.validate_p256dh), ("auth", validators.validate_auth_secret)):
             if platform == Platform.WEBPUSH:
                 if key not in attrs:
@@ -166,8 +186,15 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
 
     def register(self, owner: Any, user_agent: str) -> tuple[Device, bool]:
         data = dict(self.validated_data)
-        keys: tuple[str, ...] = ("name", "locale", "time_zone", "environment", "p256dh", "auth")
-        keys += ("kind", "activity_type", "activity_id", "installation")
+        keys: tuple[str, ...] = (
+            "name",
+            "locale",
+            "time_zone",
+            "environment",
+            "p256dh",
+            "auth",
+            "push_manager",
+        )
         values = {k: data[k] for k in keys if k in data}
         agent = data.get("user_agent", user_agent[:512])
         if agent:  # a client that sends none keeps the one it sent last time
@@ -255,6 +282,7 @@ class WebPushSubscriptionSerializer(_DeviceDetailsMixin):
         required=False, allow_null=True, min_value=0, help_text="Accepted and ignored."
     )
     application = serializers.CharField(max_length=100, default="default")
+    push_manager = push_manager_field()
 
     def validate_endpoint(self, value: str) -> str:
         return validators.validate_webpush_endpoint(value)
@@ -268,7 +296,7 @@ class WebPushSubscriptionSerializer(_DeviceDetailsMixin):
 
     def register(self, owner: Any, user_agent: str) -> tuple[Device, bool]:
         data = self.validated_data
-        values = {k: data[k] for k in ("name", "locale", "time_zone") if k in data}
+        values = {k: data[k] for k in ("name", "locale", "time_zone", "push_manager") if k in data}
         values.update(data["keys"])
         if user_agent:
             values["user_agent"] = user_agent[:512]

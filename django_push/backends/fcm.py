@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from typing import Any, ClassVar
 import httpx
 
 from django_push.backends.base import REQUIRED
+from django_push.backends.fcm_topics import TOPIC_RE, manage_topic
 from django_push.backends.http import HTTPBackend, retry_after_seconds
 from django_push.backends.payload import FCM_PAYLOAD_LIMIT, dumps, fcm_message
 from django_push.exceptions import (
@@ -34,7 +34,6 @@ from django_push.results import DeliveryStatus, SendResult
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 REFRESH_MARGIN = 300  # refresh a token that expires within 5 minutes
-TOPIC_RE = re.compile(r"^[a-zA-Z0-9\-_.~%]{1,900}$")
 INVALID_TOKEN_CODES = frozenset({"UNREGISTERED", "SENDER_ID_MISMATCH"})
 THROTTLE_CODES = frozenset({"QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED"})
 UNAVAILABLE_CODES = frozenset({"UNAVAILABLE", "INTERNAL"})
@@ -89,6 +88,7 @@ class FCMBackend(HTTPBackend):
         "endpoint": "https://fcm.googleapis.com/v1/projects/{project_id}/messages:send",
         "token_uri": None,
         "oauth_transport": None,
+        "iid_url": "https://iid.googleapis.com/iid/v1",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -202,8 +202,17 @@ class FCMBackend(HTTPBackend):
 
     async def prepare(self, message: PushMessage) -> None:
         self._encoded = None
+        await self.ensure_token()
+
+    async def ensure_token(self) -> None:
+        """Fetch an OAuth2 token (in a thread) unless a fresh one is cached."""
         if self._needs_refresh():
             await asyncio.to_thread(self.refresh_token)
+
+    async def manage_topic(self, action: str, topic: str, tokens: list[str]) -> list[SendResult]:
+        """Instance ID ``batchAdd`` (``action="add"``) or ``batchRemove`` for ``tokens`` on ``topic``,
+        with these credentials and connections; one result per token (backends/fcm_topics.py)."""
+        return await manage_topic(self, action, topic, tokens)
 
     # -- requests ------------------------------------------------------------------------------------
     def message_body(self, message: PushMessage) -> dict[str, Any]:

@@ -24,6 +24,12 @@ from django_push.backends.base import REQUIRED
 from django_push.backends.http import HTTPBackend, retry_after_seconds
 from django_push.backends.payload import WEBPUSH_PLAINTEXT_LIMIT, dumps, webpush_payload
 from django_push.backends.priorities import for_priority
+from django_push.backends.webpush_declarative import (
+    PAYLOAD_FORMATS,
+    declarative_payload,
+    is_secure_url,
+    use_declarative,
+)
 from django_push.backends.webpush_endpoints import AllowedHost, origin, parse_allowed_hosts, validate_endpoint
 from django_push.conf import push_settings
 from django_push.exceptions import InvalidTarget, PayloadTooLarge, PushAuthError, PushConfigurationError
@@ -109,6 +115,8 @@ class WebPushBackend(HTTPBackend):
         "ttl": None,
         "allowed_hosts": None,
         "vapid_expiration": 12 * 3600,
+        "payload_format": "classic",
+        "declarative_base_url": "",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -127,6 +135,17 @@ class WebPushBackend(HTTPBackend):
             )
         if o["ttl"] is not None and (not isinstance(o["ttl"], int) or o["ttl"] < 0):
             raise PushConfigurationError(f"{path}['ttl'] must be None (the default) or seconds >= 0")
+        if o["payload_format"] not in PAYLOAD_FORMATS:
+            raise PushConfigurationError(
+                f"{path}['payload_format'] must be one of {', '.join(map(repr, PAYLOAD_FORMATS))} "
+                f"(e.g. 'auto'), not {o['payload_format']!r}"
+            )
+        base = o["declarative_base_url"]
+        if not isinstance(base, str) or (base and not is_secure_url(base)):
+            raise PushConfigurationError(
+                f"{path}['declarative_base_url'] must be '' or the site's https:// URL that relative "
+                f"message URLs are joined to (e.g. 'https://example.com'), not {base!r}"
+            )
         self._allowed: tuple[AllowedHost, ...] | None = None
         if o["allowed_hosts"] is not None:
             try:
@@ -146,7 +165,7 @@ class WebPushBackend(HTTPBackend):
         )
         self._vapid_headers: dict[str, tuple[str, float]] = {}
         self._vapid_lock = threading.Lock()
-        self._plaintext: tuple[PushMessage, bytes] | None = None
+        self._plaintext: tuple[PushMessage, dict[bool, bytes]] | None = None
         self.clock = time.time  # the test seam for VAPID expiry
 
     # -- VAPID ---------------------------------------------------------------------------------------
@@ -172,16 +191,30 @@ class WebPushBackend(HTTPBackend):
     async def prepare(self, message: PushMessage) -> None:
         self._plaintext = None
 
-    def plaintext(self, message: PushMessage) -> bytes:
-        """The JSON the service worker receives (see static/django_push/sw.js), cached per batch."""
+    def plaintext(self, message: PushMessage, declarative: bool = False) -> bytes:
+        """The JSON the browser receives, cached per batch and format: the classic payload that
+        static/django_push/sw.js shows, or the declarative one (backends/webpush_declarative.py)
+        that Safari shows by itself and sw.js understands too."""
         cached = self._plaintext
-        if cached is not None and cached[0] is message:
-            return cached[1]
-        data = dumps(webpush_payload(message))
-        if len(data) > WEBPUSH_PLAINTEXT_LIMIT:
-            raise PayloadTooLarge(len(data), WEBPUSH_PLAINTEXT_LIMIT, "Web Push")
-        self._plaintext = (message, data)
+        if cached is None or cached[0] is not message:
+            cached = self._plaintext = (message, {})
+        data = cached[1].get(declarative)
+        if data is None:
+            if declarative:
+                payload = declarative_payload(message, self.options["declarative_base_url"])
+            else:
+                payload = webpush_payload(message)
+            data = dumps(payload)
+            if len(data) > WEBPUSH_PLAINTEXT_LIMIT:
+                raise PayloadTooLarge(len(data), WEBPUSH_PLAINTEXT_LIMIT, "Web Push")
+            cached[1][declarative] = data
         return data
+
+    def is_declarative(self, message: PushMessage, target: Target) -> bool:
+        """Whether ``target`` gets the declarative payload (the ``payload_format`` option decides)."""
+        return use_declarative(
+            self.options["payload_format"], target, message, self.options["declarative_base_url"]
+        )
 
     def ttl(self, message: PushMessage) -> int:
         """message.ttl (0 is an explicit choice), else the ``ttl`` option, else WEBPUSH_DEFAULT_TTL."""
@@ -198,7 +231,8 @@ class WebPushBackend(HTTPBackend):
             raise InvalidTarget(f"cannot check the endpoint: {exc}") from exc
         if not target.p256dh or not target.auth:
             raise InvalidTarget("the Web Push subscription has no p256dh/auth keys")
-        body = encrypt(self.plaintext(message), target.p256dh, target.auth)
+        plaintext = self.plaintext(message, self.is_declarative(message, target))
+        body = encrypt(plaintext, target.p256dh, target.auth)
         headers = {
             "ttl": str(self.ttl(message)),
             "urgency": for_priority(message.priority).webpush_urgency,

@@ -47,6 +47,7 @@ DEVICE_FIELDS = (
     "address",
     "p256dh",
     "auth",
+    "push_manager",
     "environment",
     "active",
     "registered_at",

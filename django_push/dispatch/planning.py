@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from django_push.conf import push_settings
 from django_push.dispatch import audience as audience_mod
-from django_push.dispatch import jobs, recording
+from django_push.dispatch import fcm_topic_send, jobs, recording
 from django_push.dispatch.chunks import enqueue_chunk, maybe_finish, process_chunks
 from django_push.message import PushMessage
-from django_push.models import MESSAGE_OPTION_FIELDS, Device, Notification, NotificationStatus
+from django_push.models import MESSAGE_OPTION_FIELDS, Device, FCMDelivery, Notification, NotificationStatus
 from django_push.signals import pre_send
 
 #: The Celery task that runs :func:`plan` on a worker (see django_push.tasks).
@@ -35,8 +35,11 @@ def create(
     notification_type: str = "",
     **fields: Any,
 ) -> Notification:
-    """Store a notification (validated audience) without sending it."""
+    """Store a notification (validated audience) without sending it. ``fcm_delivery="fcm_topic"``
+    sends a topic audience's FCM devices as one FCM topic send (dispatch/fcm_topic_send.py)."""
     audience_mod.validate(audience)
+    if fields.get("fcm_delivery", FCMDelivery.PER_DEVICE) == FCMDelivery.FCM_TOPIC:
+        fcm_topic_send.validate(audience)
     if message is not None:
         fields = {**_fields_from_message(message), **fields}
     status = (
@@ -133,10 +136,14 @@ def plan(notification_id: int, inline: bool = False) -> None:
             cancel(notification)
             return
     total = 0
+    fcm_topic_send.send(notification)  # one FCM topic send, when staff chose it
+    per_device = fcm_topic_send.per_device_audience(notification)
 
     def planned_chunks() -> Iterator[list[int]]:
         nonlocal total
-        for ids in audience_mod.id_chunks(notification.audience, push_settings.CHUNK_SIZE):
+        if per_device is None:  # everything went as the FCM topic send
+            return
+        for ids in audience_mod.id_chunks(per_device, push_settings.CHUNK_SIZE):
             total += len(ids)
             # The ledger: the chunk's deliveries exist (PENDING) before its job does, so send_due finds
             # planned work whatever the broker does with the message (a worker killed with it
@@ -151,6 +158,8 @@ def plan(notification_id: int, inline: bool = False) -> None:
             enqueue_chunk(notification.pk, ids)
     Notification.objects.filter(pk=notification.pk).update(targeted=total, planned_at=timezone.now())
     maybe_finish(notification.pk)
+    if per_device is None:
+        fcm_topic_send.settle(notification)
 
 
 def _fields_from_message(message: PushMessage) -> dict[str, Any]:

@@ -3,7 +3,15 @@
 ``django_push.models`` re-exports every model, so ``from django_push.models import Device`` keeps working.
 """
 
-from django_push.models.devices import Device, DeviceKind, Environment, Platform, Subscription, Topic
+from django_push.models.devices import (
+    Device,
+    DeviceKind,
+    Environment,
+    Platform,
+    PushManagerKind,
+    Subscription,
+    Topic,
+)
 from django_push.models.inbox import InboxItem
 from django_push.models.live_activities import BroadcastChannel, MessageStoragePolicy
 from django_push.models.notifications import (
@@ -15,6 +23,7 @@ from django_push.models.notifications import (
 )
 from django_push.models.preferences import NotificationPreference, QuietHours
 from django_push.models.querysets import DeviceQuerySet, address_hash
+from django_push.models.topic_sync import FCMDelivery, FCMTopicChange, TopicSyncAction, TopicSyncStatus
 
 __all__ = [
     "MESSAGE_OPTION_FIELDS",
@@ -25,14 +34,19 @@ __all__ = [
     "DeviceKind",
     "DeviceQuerySet",
     "Environment",
+    "FCMDelivery",
+    "FCMTopicChange",
     "InboxItem",
     "MessageStoragePolicy",
     "Notification",
     "NotificationPreference",
     "NotificationStatus",
     "Platform",
+    "PushManagerKind",
     "QuietHours",
     "Subscription",
     "Topic",
+    "TopicSyncAction",
+    "TopicSyncStatus",
     "address_hash",
 ]

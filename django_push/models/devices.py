@@ -18,7 +18,16 @@ from django.utils.translation import gettext_lazy as _
 from django_push.message import Target
 from django_push.models.querysets import DeviceQuerySet, address_hash
 
-__all__ = ["Device", "DeviceKind", "Environment", "Platform", "Subscription", "Topic", "address_hash"]
+__all__ = [
+    "Device",
+    "DeviceKind",
+    "Environment",
+    "Platform",
+    "PushManagerKind",
+    "Subscription",
+    "Topic",
+    "address_hash",
+]
 
 
 class Platform(models.TextChoices):
@@ -43,6 +52,15 @@ class DeviceKind(models.TextChoices):
     DEVICE = "device", _("app (device token)")
     LIVEACTIVITY_START = "liveactivity_start", _("Live Activity push-to-start token")
     LIVEACTIVITY_UPDATE = "liveactivity_update", _("Live Activity update token")
+
+
+class PushManagerKind(models.TextChoices):
+    """Which ``PushManager`` a browser subscribed through (Web Push only): ``window.pushManager``
+    (Safari 18.4+) accepts declarative push messages; a service worker's may not."""
+
+    UNKNOWN = "", _("unknown")
+    WINDOW = "window", _("window.pushManager (declarative)")
+    SERVICE_WORKER = "service_worker", _("service worker")
 
 
 class Device(models.Model):
@@ -88,6 +106,14 @@ class Device(models.Model):
         max_length=64,
         blank=True,
         help_text=_("Web Push subscription auth secret (base64url)."),
+    )
+    push_manager = models.CharField(
+        _("subscribed through"),
+        max_length=16,
+        choices=PushManagerKind.choices,
+        blank=True,
+        default=PushManagerKind.UNKNOWN,
+        help_text=_("Web Push only: window.pushManager subscriptions can receive declarative push messages."),
     )
     environment = models.CharField(
         _("APNs environment"),
@@ -179,7 +205,14 @@ class Device(models.Model):
 
     def to_target(self) -> Target:
         """What a backend needs to reach this device (backends never see model instances)."""
-        return Target(self.address, self.p256dh, self.auth, self.environment, key=self.pk)
+        return Target(
+            self.address,
+            self.p256dh,
+            self.auth,
+            self.environment,
+            key=self.pk,
+            declarative=self.push_manager == PushManagerKind.WINDOW,
+        )
 
 
 class Topic(models.Model):

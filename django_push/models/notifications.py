@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from django_push.message import PushMessage
 from django_push.models.devices import Device, Platform
+from django_push.models.topic_sync import FCMDelivery
 from django_push.results import DeliveryStatus
 
 __all__ = ["MESSAGE_OPTION_FIELDS", "Delivery", "DeliveryPolicy", "Notification", "NotificationStatus"]
@@ -86,6 +87,22 @@ class Notification(models.Model):
         choices=DeliveryPolicy.choices,
         default=DeliveryPolicy.AT_LEAST_ONCE,
         help_text=_("A push lost with its connection: resend it collapse-keyed, or record it unknown."),
+    )
+    fcm_delivery = models.CharField(
+        _("FCM delivery"),
+        max_length=16,
+        choices=FCMDelivery.choices,
+        default=FCMDelivery.PER_DEVICE,
+        help_text=_(
+            "A topic audience's FCM devices: one send per device (a delivery record each, per-device "
+            "retries and token cleanup) or one FCM topic send (fast, no per-device record)."
+        ),
+    )
+    fcm_topic_result = models.JSONField(
+        _("FCM topic send result"),
+        default=dict,
+        blank=True,
+        help_text=_("Per FCM application: the topic send's message id, or its error."),
     )
     audience = models.JSONField(
         _("audience"),

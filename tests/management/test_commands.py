@@ -109,9 +109,10 @@ def test_periodic_tasks_created_idempotently():
     assert names == {
         "django_push.clear_stale_devices",
         "django_push.prune_deliveries",
+        "django_push.repair_fcm_topics",
         "django_push.send_due",
     }
-    assert PeriodicTask.objects.filter(name__startswith="django_push").count() == 3
+    assert PeriodicTask.objects.filter(name__startswith="django_push").count() == 4
 
 
 def test_migrate_keeps_a_schedule_the_operator_edited():
@@ -136,7 +137,7 @@ def test_migrate_keeps_a_schedule_the_operator_edited():
     assert str(task.crontab.timezone) == "Europe/Paris"
     prune = PeriodicTask.objects.get(name="django_push: prune old deliveries")
     assert (prune.crontab.minute, prune.crontab.hour) == ("0", "6")
-    assert PeriodicTask.objects.filter(name__startswith="django_push").count() == 3
+    assert PeriodicTask.objects.filter(name__startswith="django_push").count() == 4
     assert "0 new" in out and "--reset" in out
 
 

@@ -3,6 +3,12 @@
  * Rendered configuration comes from {% push_scripts %} as data attributes on this script tag.
  * API: DjangoPush.subscribe(), DjangoPush.unsubscribe(), DjangoPush.isSubscribed(), DjangoPush.ready.
  * Buttons with [data-django-push-toggle] subscribe/unsubscribe and show the state.
+ *
+ * Declarative Web Push (Safari 18.4+): where `window.pushManager` exists, the subscription is made
+ * through it, and the server is told so (`push_manager: "window"`), so the backend may send the
+ * declarative payload that Safari shows without running the service worker. Elsewhere the service
+ * worker's registration subscribes (`push_manager: "service_worker"`). The worker is registered in
+ * both cases: it shows classic payloads and may refine declarative ones.
  */
 (function () {
   "use strict";
@@ -49,28 +55,38 @@
     : Promise.reject(new Error("django_push: this browser does not support Web Push"));
   ready.catch(() => {});
 
-  async function subscribe(extra) {
+  // Which PushManager subscribes: window.pushManager where the browser has one (declarative-capable).
+  async function manager() {
     const registration = await ready;
+    if (window.pushManager && typeof window.pushManager.subscribe === "function") {
+      return { pushManager: window.pushManager, kind: "window" };
+    }
+    return { pushManager: registration.pushManager, kind: "service_worker" };
+  }
+
+  async function subscribe(extra) {
+    const { pushManager, kind } = await manager();
     const permission = await Notification.requestPermission();
     if (permission !== "granted") throw new Error("django_push: notification permission " + permission);
     const keyResponse = await fetch(cfg.vapidKeyUrl, { credentials: "same-origin" });
     if (!keyResponse.ok) throw new Error("django_push: no VAPID public key (" + keyResponse.status + ")");
     const { public_key } = await keyResponse.json();
-    let sub = await registration.pushManager.getSubscription();
+    let sub = await pushManager.getSubscription();
     if (!sub) {
-      sub = await registration.pushManager.subscribe({
+      sub = await pushManager.subscribe({
         userVisibleOnly: true,
         applicationServerKey: urlBase64ToUint8Array(public_key),
       });
     }
     const body = Object.assign(sub.toJSON ? sub.toJSON() : sub, extra || {});
     if (cfg.application && !body.application) body.application = cfg.application;
+    if (!body.push_manager) body.push_manager = kind;
     return post(cfg.subscribeUrl, body);
   }
 
   async function unsubscribe() {
-    const registration = await ready;
-    const sub = await registration.pushManager.getSubscription();
+    const { pushManager } = await manager();
+    const sub = await pushManager.getSubscription();
     if (!sub) return false;
     const json = sub.toJSON ? sub.toJSON() : sub;
     await post(cfg.unsubscribeUrl, { endpoint: json.endpoint, keys: json.keys });
@@ -80,8 +96,8 @@
 
   async function isSubscribed() {
     if (!supported) return false;
-    const registration = await ready;
-    return Boolean(await registration.pushManager.getSubscription());
+    const { pushManager } = await manager();
+    return Boolean(await pushManager.getSubscription());
   }
 
   function bindButtons() {

@@ -3,6 +3,10 @@
  * Payload (JSON, encrypted by the Web Push backend):
  *   {title, body, icon, badge, image, tag, url, actions: [{action, title, icon, url}], data: {...}}
  * A click opens (or focuses) `url` (or data.url, or an action's url).
+ * The declarative payload (Declarative Web Push, https://w3c.github.io/push-api/) is understood too:
+ *   {web_push: 8030, notification: {title, body, navigate, lang, dir, tag, icon, image, silent, data},
+ *    app_badge, mutable}
+ * so one payload serves Safari 18.4+ (which shows it without this worker) and every other browser.
  * Served by django_push.views.service_worker so its scope can cover the whole site.
  */
 "use strict";
@@ -16,11 +20,29 @@ function parsePayload(event) {
   }
 }
 
+// Declarative Web Push: turn {web_push: 8030, notification: {...}, app_badge} into the classic shape
+// this worker shows (navigate becomes the click URL) and honour app_badge where the Badging API exists.
+function fromDeclarative(p) {
+  if (!p || p.web_push !== 8030 || typeof p.notification !== "object" || !p.notification) return p;
+  const n = p.notification;
+  if (typeof p.app_badge === "number" && "setAppBadge" in self.navigator) {
+    const badge = p.app_badge > 0 ? self.navigator.setAppBadge(p.app_badge) : self.navigator.clearAppBadge();
+    badge.catch(() => {});
+  }
+  return {
+    title: n.title, body: n.body, icon: n.icon, badge: n.badge, image: n.image, tag: n.tag,
+    lang: n.lang, dir: n.dir, silent: n.silent, url: n.navigate, data: n.data,
+    actions: Array.isArray(n.actions)
+      ? n.actions.map((a) => ({ action: a.action, title: a.title, icon: a.icon, url: a.navigate }))
+      : undefined,
+  };
+}
+
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
 
 self.addEventListener("push", (event) => {
-  const p = parsePayload(event);
+  const p = fromDeclarative(parsePayload(event));
   const data = Object.assign({}, p.data || {});
   data.url = p.url || data.url || "/";
   if (Array.isArray(p.actions)) {
@@ -34,6 +56,9 @@ self.addEventListener("push", (event) => {
     image: p.image || undefined,
     tag: p.tag || undefined,
     renotify: Boolean(p.tag),
+    lang: p.lang || undefined,
+    dir: p.dir || undefined,
+    silent: p.silent === true ? true : undefined,
     actions: Array.isArray(p.actions)
       ? p.actions.map((a) => ({ action: a.action, title: a.title, icon: a.icon }))
       : [],
