@@ -99,6 +99,8 @@ class Target:
     auth: str = ""
     environment: str = "production"
     key: Any = None
+    #: Webhook signing secrets (two during a rotation); empty for every other platform.
+    secrets: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # never print whole tokens: they are credentials for the device
         tail = self.address[-6:] if len(self.address) > 6 else ""

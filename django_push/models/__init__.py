@@ -14,6 +14,7 @@ from django_push.models.notifications import (
 )
 from django_push.models.preferences import NotificationPreference, QuietHours
 from django_push.models.querysets import DeviceQuerySet, address_hash
+from django_push.models.steps import ScheduledStep, StepKind, StepStatus
 
 __all__ = [
     "MESSAGE_OPTION_FIELDS",
@@ -28,6 +29,9 @@ __all__ = [
     "NotificationStatus",
     "Platform",
     "QuietHours",
+    "ScheduledStep",
+    "StepKind",
+    "StepStatus",
     "Subscription",
     "Topic",
     "address_hash",

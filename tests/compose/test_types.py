@@ -61,7 +61,7 @@ def test_site_changes_adds_and_removes_types(push_conf):
     ("conf", "message"),
     [
         ({"like": {"priority": "urgent"}}, r'NOTIFICATION_TYPES"\]\["like"\]\["priority"\] is \'urgent\''),
-        ({"like": {"channels": ["sms"]}}, r"channels.*push, in_app"),
+        ({"like": {"channels": ["fax"]}}, r"channels.*push, in_app, email, sms, webhook"),
         ({"like": {"rate_limit": "5 per hour"}}, r"rate_limit\"\] is '5 per hour'"),
         ({"like": {"colour": "red"}}, r"unknown key\(s\) colour"),
         ({"like": "high"}, r"must be a dict or None"),
