@@ -14,8 +14,8 @@ first that exists of::
 
 A site overrides any of them by putting a template with the same name earlier in its template dirs.
 Context: ``title``, ``body``, ``url``, ``data``, ``notification``, ``notification_type`` (the type
-object), ``user``, ``items`` (a digest's inbox items, each with ``title``/``body`` in the language),
-``unsubscribe_url`` and ``language``.
+object or None), ``type_label``, ``user``, ``items`` (a digest's inbox items, each with ``title`` and
+``body`` in the language), ``unsubscribe_url`` and ``language``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def render(notification: Notification, device: Device) -> PushMessage:
         "data": base.data,
         "notification": notification,
         "notification_type": kind,
+        "type_label": str(kind.label) if kind is not None else "",
         "user": user,
         "items": items,
         "unsubscribe_url": link,
