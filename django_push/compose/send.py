@@ -12,7 +12,7 @@ from django_push import dispatch
 from django_push.compose import inbox, rendering
 from django_push.compose.types import IN_APP, PUSH, NotificationType, get
 from django_push.dispatch import steps
-from django_push.models import Device, Topic
+from django_push.models import Device, InboxItem, Topic
 
 
 def send(
@@ -65,24 +65,26 @@ def send(
             options={**options, rendering.I18N_OPTION: texts},
             created_by=created_by,
         )
-    items = []
+    items: list[InboxItem] = []
     if kind.sends(IN_APP) and user_ids:
         items = inbox.store(kind, user_ids, texts, data=dict(data or {}), notification=notification)
-    schedule_rules(kind, notification, user_ids, [item.user_id for item in items])
+    schedule_rules(kind, notification, user_ids, items)
     return notification
 
 
 def schedule_rules(
-    kind: NotificationType, notification: Any, user_ids: list[int], inbox_user_ids: list[int]
+    kind: NotificationType, notification: Any, user_ids: list[int], items: list[InboxItem]
 ) -> None:
     """Store the type's escalations (for a notification to named users) and open the digests of the
     users who got an inbox item: scheduled work in the ledger, run by ``send_due``."""
     if notification is not None and user_ids:
         for rule in kind.escalations:
             steps.schedule_escalation(notification, rule.to, rule.after, rule.unless)
-    if inbox_user_ids:
+    if items:
+        since = min(item.created_at for item in items)
+        users = [item.user_id for item in items]
         for digest in kind.digests:
-            steps.schedule_digests(inbox_user_ids, kind.name, digest.channel, digest.after, digest.unless)
+            steps.schedule_digests(users, kind.name, digest.channel, digest.after, digest.unless, since)
 
 
 def recipients_audience(to: Any) -> tuple[dict[str, Any] | None, list[int]]:

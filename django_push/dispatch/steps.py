@@ -56,11 +56,17 @@ def schedule_escalation(
 
 
 def schedule_digests(
-    user_ids: Iterable[int], notification_type: str, channel: str, after: timedelta, unless: str
+    user_ids: Iterable[int],
+    notification_type: str,
+    channel: str,
+    after: timedelta,
+    unless: str,
+    since: datetime | None = None,
 ) -> int:
     """Open a pending digest for each user who has none for (type, channel): one INSERT, conflicts
-    ignored, so the open digest keeps the due time of the user's first item. Returns rows created."""
-    now = timezone.now()
+    ignored, so the open digest keeps the due time of the user's first item. ``since``: when the
+    first item was stored (the digest collects items from then on). Returns rows created."""
+    now = since or timezone.now()
     ids = list(dict.fromkeys(user_ids))
     have = set(
         ScheduledStep.objects.filter(

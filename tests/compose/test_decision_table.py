@@ -194,3 +194,12 @@ def test_system_to_system_goes_to_the_webhook_endpoint(person: Any, clock: Any):
     assert entry.target.address == "https://hooks.example.com/orders"
     assert entry.message.title == "Hi"
     assert mail.outbox == []
+
+
+def test_a_digest_covers_an_item_stored_just_before_it_opened(person: Any):
+    """Real time (no frozen clock): the inbox item is stored microseconds before the digest step."""
+    from django.utils import timezone
+
+    send("activity", person, title="Real time")
+    assert steps.run_due(timezone.now() + timedelta(hours=24)) == 1
+    assert "Real time" in mail.outbox[0].body
