@@ -27,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.template import TemplateDoesNotExist
 from django.template.loader import select_template
 from django.utils import translation
+from django.utils.functional import SimpleLazyObject
 
 from django_push.compose import rendering, unsubscribe
 from django_push.compose.types import EMAIL, lookup
@@ -43,13 +44,17 @@ def render(notification: Notification, device: Device) -> PushMessage:
     language = rendering.language_for(device.locale)
     base = rendering.build(notification, language)
     kind = lookup(notification.notification_type)
-    user = get_user_model().objects.filter(pk=device.owner_id).first() if device.owner_id else None
+    owner_id = device.owner_id
+    # Fetched only if a template uses it (the default ones do not): no query per address otherwise.
+    user = (
+        SimpleLazyObject(lambda: get_user_model().objects.filter(pk=owner_id).first()) if owner_id else None
+    )
     step_id = (notification.options or {}).get(DIGEST_OPTION)
     step = ScheduledStep.objects.filter(pk=step_id).first() if step_id else None
     items = [_item(i, language) for i in digest_items(step)] if step is not None else []
     link = ""
-    if user is not None and notification.notification_type and not (kind and kind.required):
-        link = unsubscribe.url(user.pk, notification.notification_type, EMAIL)
+    if owner_id is not None and notification.notification_type and not (kind and kind.required):
+        link = unsubscribe.url(owner_id, notification.notification_type, EMAIL)
     context = {
         "title": base.title,
         "body": base.body,

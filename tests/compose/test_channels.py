@@ -232,3 +232,18 @@ def _raised(cls: type) -> BaseException:
     except Exception as exc:
         return exc
     raise AssertionError("expected an exception")
+
+
+def test_email_planning_and_rendering_cost_no_query_per_address():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(count: int) -> int:
+        users = UserFactory.create_batch(count)
+        with CaptureQueriesContext(connection) as captured:
+            send("mail_only", users)
+        return len(captured.captured_queries)
+
+    few, many = queries_for(3), queries_for(30)
+    assert few == many, (few, many)
+    assert len(mail.outbox) == 33
