@@ -203,3 +203,16 @@ def test_a_digest_covers_an_item_stored_just_before_it_opened(person: Any):
     send("activity", person, title="Real time")
     assert steps.run_due(timezone.now() + timedelta(hours=24)) == 1
     assert "Real time" in mail.outbox[0].body
+
+
+def test_escalate_unless_read_follows_the_inbox(push_conf: Any, settings: Any, clock: Any):
+    rule = escalate(to="sms", after=timedelta(minutes=10), unless="read")
+    push_conf(NOTIFICATION_TYPES={**TYPES, "dm": {"channels": ["push", "in_app"], "rules": [rule]}})
+    reader, ignorer = UserFactory(), UserFactory()
+    n = send("dm", [reader, ignorer])
+    InboxItem.objects.filter(notification=n, user=reader).update(read_at=clock.now)
+    clock.advance(minutes=10)
+    dispatch.send_due()
+    sms = [e.target.address for e in testing.outbox if e.platform == "sms"]
+    assert sms == [phone(ignorer)]
+    assert ScheduledStep.objects.get(notification=n).reason.startswith("1 of 2 recipient(s): not read")
