@@ -13,7 +13,7 @@ from django.utils.module_loading import import_string
 
 from django_push.checks_paths import check_paths
 from django_push.checks_values import check_values
-from django_push.conf import DEFAULTS, PLATFORMS, push_settings
+from django_push.conf import DEFAULTS, PLATFORMS, PUSH_PLATFORMS, push_settings
 from django_push.exceptions import PushConfigurationError
 
 BACKEND_KEYS = {"BACKEND", "OPTIONS"}
@@ -165,7 +165,7 @@ def _check_backends(backends: Any) -> list[checks.CheckMessage]:
         # With applications listed, options are checked per application, where the merge is complete.
         if not _has_applications_for(alias):
             errors += _check_options(cls, options, f'{path}["OPTIONS"]')
-    for platform in PLATFORMS:
+    for platform in PUSH_PLATFORMS:  # email/sms/webhook are opt-in channels: no warning
         if platform not in backends:
             errors.append(
                 checks.Warning(

@@ -27,6 +27,7 @@ def check_paths(raw: dict[str, Any]) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     errors += _check_delivery_filters(raw.get("DELIVERY_FILTERS", DEFAULTS["DELIVERY_FILTERS"]))
     errors += _check_renderer(raw.get("MESSAGE_RENDERER", DEFAULTS["MESSAGE_RENDERER"]))
+    errors += _check_channel_paths(raw)
     errors += _check_throttle_rate(raw.get("API_THROTTLE_RATE", DEFAULTS["API_THROTTLE_RATE"]))
     types_ok, type_errors = _check_notification_types()
     errors += type_errors
@@ -85,6 +86,39 @@ def _check_renderer(value: Any) -> list[checks.CheckMessage]:
             id="django_push.E017",
         )
     ]
+
+
+#: Channel settings that are dotted paths of callables: (setting, example, what it must be).
+CHANNEL_PATHS = (
+    ("EMAIL_ADDRESS_RESOLVER", "accounts.contact.email_for", "a callable f(user) -> str | None"),
+    ("PHONE_NUMBER_RESOLVER", "accounts.contact.phone_for", "a callable f(user) -> str | None (E.164)"),
+    (
+        "EMAIL_RENDERER",
+        "django_push.compose.email.render",
+        "a callable (notification, device) -> PushMessage",
+    ),
+)
+
+
+def _check_channel_paths(raw: dict[str, Any]) -> list[checks.CheckMessage]:
+    """E024: a channel resolver or renderer that does not import (every send would fail on it)."""
+    errors: list[checks.CheckMessage] = []
+    for name, example, what in CHANNEL_PATHS:
+        value = raw.get(name, DEFAULTS[name])
+        if not value:
+            continue
+        found, problem = _resolve(value)
+        if not problem and not callable(found):
+            problem = "is not callable"
+        if problem:
+            errors.append(
+                checks.Error(
+                    f'DJANGO_PUSH["{name}"] = {value!r} {problem}.',
+                    hint=f'e.g. DJANGO_PUSH["{name}"] = "{example}": {what}.',
+                    id="django_push.E024",
+                )
+            )
+    return errors
 
 
 def _check_event_rules(value: Any, types_ok: bool) -> list[checks.CheckMessage]:

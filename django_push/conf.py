@@ -12,7 +12,12 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-PLATFORMS: tuple[str, ...] = ("apns", "fcm", "webpush")
+#: Push services: each needs a configured backend (system check W001 otherwise).
+PUSH_PLATFORMS: tuple[str, ...] = ("apns", "fcm", "webpush")
+#: Channels beyond push whose addresses are Device rows too (docs/channels.md). Opt-in: no check
+#: warns when one has no backend; email falls back to Django's own EMAIL_BACKEND.
+CHANNEL_PLATFORMS: tuple[str, ...] = ("email", "sms", "webhook")
+PLATFORMS: tuple[str, ...] = PUSH_PLATFORMS + CHANNEL_PLATFORMS
 DEFAULT_APPLICATION = "default"
 
 DEFAULT_WEBPUSH_ALLOWED_HOSTS: tuple[str, ...] = (
@@ -68,6 +73,18 @@ DEFAULTS: dict[str, Any] = {
     # name -> {"priority", "channels", "ttl", "collapse_key", "required", "rate_limit", "label",
     # "description"} merged over the built-in types (django_push.compose.types); None removes one.
     "NOTIFICATION_TYPES": {},
+    # Dotted path of f(user) -> str | None: a user's e-mail address (None: ``user.email``).
+    "EMAIL_ADDRESS_RESOLVER": None,
+    # Dotted path of f(user) -> str | None: a user's phone number, validated as E.164 (None: no SMS).
+    "PHONE_NUMBER_RESOLVER": None,
+    # How long an unsubscribe link in an e-mail stays valid, in seconds (default 60 days).
+    "UNSUBSCRIBE_MAX_AGE": 60 * 86400,
+    # Optional mailto: address added to List-Unsubscribe (e.g. "unsubscribe@example.com").
+    "UNSUBSCRIBE_MAILTO": "",
+    # Absolute base of the unsubscribe links in e-mails, e.g. "https://example.com" (no trailing /).
+    "SITE_URL": "",
+    # Dotted path of a callable (notification, device) -> PushMessage for e-mail addresses.
+    "EMAIL_RENDERER": "django_push.compose.email.render",
     # Cache alias of the per-user rate-limit counters (django_push.compose.policies.rate_limits).
     "RATE_LIMIT_CACHE": "default",
     # Keep FCM's own topics in sync with local Subscriptions of FCM devices (Instance ID batchAdd/
@@ -77,7 +94,15 @@ DEFAULTS: dict[str, Any] = {
 
 
 #: Settings whose values are dotted paths (or lists of them), resolved by :meth:`PushSettings.imported`.
-DOTTED_PATH_SETTINGS = ("DELIVERY_FILTERS", "MESSAGE_RENDERER", "EVENT_RULES", "API_PERMISSION_CLASSES")
+DOTTED_PATH_SETTINGS = (
+    "DELIVERY_FILTERS",
+    "MESSAGE_RENDERER",
+    "EVENT_RULES",
+    "API_PERMISSION_CLASSES",
+    "EMAIL_ADDRESS_RESOLVER",
+    "PHONE_NUMBER_RESOLVER",
+    "EMAIL_RENDERER",
+)
 #: Dotted paths that moved in 0.2 (CHANGELOG, "Breaking"): the error names the new spelling.
 MOVED_PATHS = {
     "django_push.delivery_filters.": "django_push.compose.policies.",

@@ -20,10 +20,16 @@ from django_push.exceptions import PushConfigurationError
 from django_push.extras import require_for_backend
 from django_push.transport import loop
 
+EMAIL = "email"
+#: E-mail needs no DJANGO_PUSH["BACKENDS"] entry: this one sends through Django's EMAIL_BACKEND.
+DEFAULT_EMAIL_BACKEND = "django_push.backends.email.EmailBackend"
+
 
 def backend_config(platform: str, application: str = DEFAULT_APPLICATION) -> tuple[str, dict[str, Any]]:
     """The dotted path and merged options for (platform, application), or a precise error."""
     backends = push_settings.BACKENDS
+    if platform == EMAIL and platform not in backends:
+        backends[platform] = {"BACKEND": DEFAULT_EMAIL_BACKEND}  # Django's own EMAIL_BACKEND
     if platform not in backends:
         raise PushConfigurationError(
             f'DJANGO_PUSH["BACKENDS"] has no backend for platform {platform!r}; '

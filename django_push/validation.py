@@ -277,3 +277,26 @@ def validate_activity_kind(platform: str, kind: str, activity_type: str, activit
     if errors:
         raise ValidationError({k: [v] for k, v in errors.items()})
     return {"activity_type": activity_type, "activity_id": activity_id}
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def validate_phone_number(value: str) -> str:
+    """A phone number in E.164 (``+33612345678``): separators (spaces, dots, dashes, parentheses) are
+    dropped and a ``00`` international prefix becomes ``+``. SMS providers want E.164 and bill a
+    failed attempt, so a number without its country code is refused here, not at send time."""
+    text = _PHONE_SEPARATORS.sub("", str(value or "").strip())
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if not _E164.match(text):
+        raise ValidationError(
+            gettext_lazy(
+                "%(value)r is not an E.164 phone number: '+', the country code, then the number, "
+                "7 to 15 digits in all, e.g. '+14155550123'."
+            ),
+            code="invalid_phone_number",
+            params={"value": str(value)[:40]},
+        )
+    return text

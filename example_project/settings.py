@@ -4,8 +4,10 @@ Set DJANGO_PUSH_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to send through Celer
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
+from django_push.compose.types import digest
 from django_push.sqlite import sqlite_options
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -80,8 +82,23 @@ CELERY_BROKER_URL = os.environ.get("DJANGO_PUSH_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 
 CONSOLE = {"BACKEND": "django_push.backends.console.ConsoleBackend"}
+# E-mail goes through Django's EMAIL_BACKEND (printed to the console here; django-anymail in production).
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "demo@example.com"
 DJANGO_PUSH = {
-    "BACKENDS": {"apns": CONSOLE, "fcm": CONSOLE, "webpush": CONSOLE},
+    # SMS prints to the console too; a site uses the Twilio backend (docs/channels.md).
+    "BACKENDS": {"apns": CONSOLE, "fcm": CONSOLE, "webpush": CONSOLE, "sms": CONSOLE},
+    # Routing by type (docs/channels.md): a comment is pushed and kept in the inbox, then mailed in a
+    # digest if still unread after a day; a security alert goes out on push, e-mail and SMS at once.
+    "NOTIFICATION_TYPES": {
+        "comment": {
+            "channels": ["push", "in_app"],
+            "rules": [digest(channel="email", after=timedelta(hours=24), unless="read")],
+        },
+        "security_alert": {"channels": ["push", "in_app", "email", "sms"]},
+    },
+    "PHONE_NUMBER_RESOLVER": "example_project.demo.contact.phone_for",
+    "SITE_URL": "http://127.0.0.1:8000",
     # Preferences, quiet hours and rate limits on every send path; texts rendered per device language.
     "DELIVERY_FILTERS": [
         "django_push.compose.policies.preferences",

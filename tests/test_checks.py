@@ -67,3 +67,21 @@ def test_shape_errors_have_hints_too(settings):
     found = {m.id: m for m in check_settings()}
     assert {"django_push.E006", "django_push.E009"} <= set(found)
     assert all(m.hint for m in found.values())
+
+
+def test_channels_are_opt_in_and_their_paths_are_checked(settings):
+    # No backend for email, sms or webhook is fine: test_valid_settings_have_no_messages has none.
+    assert ids(settings, {"BACKENDS": {**ALL, "sms": LOCMEM, "webhook": LOCMEM}}) == []
+    settings.DJANGO_PUSH = {"BACKENDS": ALL, "PHONE_NUMBER_RESOLVER": "accounts.nope.phone_for"}
+    [message] = check_settings()
+    assert message.id == "django_push.E024"
+    assert 'DJANGO_PUSH["PHONE_NUMBER_RESOLVER"]' in message.msg and "cannot be imported" in message.msg
+    assert "f(user) -> str | None" in message.hint
+
+
+def test_email_without_a_backend_entry_sends_through_django_email_backend(settings):
+    from django_push.backends.email import EmailBackend
+    from django_push.handler import build_backend
+
+    settings.DJANGO_PUSH = {"BACKENDS": ALL}
+    assert isinstance(build_backend("email"), EmailBackend)

@@ -319,7 +319,7 @@ def test_a_bad_throttle_rate_answers_500_which_the_check_announces(settings):
     [
         ({"like": {"rate_limt": "5/hour"}}, "unknown key(s) rate_limt"),
         ({"order_shipped": {"priority": "urgent"}}, "\"priority\"] is 'urgent'"),
-        ({"order_shipped": {"channels": ["push", "sms"]}}, '"channels"]'),
+        ({"order_shipped": {"channels": ["push", "fax"]}}, '"channels"]'),
         ({"order_shipped": {"channels": []}}, '"channels"]'),
         ({"like": {"rate_limit": "lots"}}, "\"rate_limit\"] is 'lots'"),
         ({"like": "high"}, "must be a dict or None"),

@@ -2,12 +2,13 @@
 
 * :mod:`.devices`: devices (masked addresses, health, "Send test push…", activate, deactivate)
 * :mod:`.notifications`: notifications (progress, outcome chart, delivery log, retry, cancel), deliveries
+* :mod:`.steps`: escalations and digests (pending, fired, cancelled), read-only
 * :mod:`.topics`: topics and subscriptions with subscriber counts
 * :mod:`.topic_sync`: the FCM topic-sync ledger (pending and failed changes, retry)
 * :mod:`.broadcast`: the broadcast composer (needs ``django_push.send_broadcast``)
 * :mod:`.live_activities`: "End selected Live Activities", broadcast channels ("Delete … at APNs")
 """
 
-from django_push.admin import devices, live_activities, notifications, topic_sync, topics
+from django_push.admin import devices, live_activities, notifications, steps, topic_sync, topics
 
-__all__ = ["devices", "live_activities", "notifications", "topic_sync", "topics"]
+__all__ = ["devices", "live_activities", "notifications", "steps", "topic_sync", "topics"]

@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 from django_push import dispatch
 from django_push.admin import display, preview
 from django_push.admin.forms import BroadcastForm
-from django_push.conf import PLATFORMS
+from django_push.conf import PUSH_PLATFORMS
 from django_push.dispatch import audience as audience_mod
 from django_push.models import FCMDelivery, Notification
 
@@ -49,7 +49,7 @@ def compose_view(model_admin: Any) -> Callable[[HttpRequest], HttpResponse]:
         message = form.cleaned_data["message"]
         reach = _reach(spec)
         previews = preview.render_all(
-            message, spec.get("platforms") or list(PLATFORMS), spec.get("applications")
+            message, spec.get("platforms") or list(PUSH_PLATFORMS), spec.get("applications")
         )
         for item in previews:
             item.devices = reach["by_platform"].get(item.platform, 0)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from django_push import validation
-from django_push.conf import DEFAULT_APPLICATION, PLATFORMS, push_settings
+from django_push.conf import DEFAULT_APPLICATION, PLATFORMS, PUSH_PLATFORMS, push_settings
 from django_push.dispatch import audience as audience_mod
 from django_push.dispatch import fcm_topic_send
 from django_push.message import APNS_PUSH_TYPES, PRIORITIES, PushMessage
@@ -138,7 +138,8 @@ class BroadcastForm(MessageFieldsMixin):
     )
     platforms = forms.MultipleChoiceField(
         label=_("Only platforms"),
-        choices=Platform.choices,
+        # The broadcast composer previews push payloads; channels are routed by notification type.
+        choices=[(value, label) for value, label in Platform.choices if value in PUSH_PLATFORMS],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Leave empty for every platform."),

@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from django_push.backends import payload
-from django_push.conf import DEFAULT_APPLICATION, PLATFORMS
+from django_push.conf import DEFAULT_APPLICATION, PUSH_PLATFORMS
 from django_push.exceptions import PayloadTooLarge, PushConfigurationError, PushError
 from django_push.message import PushMessage, Target
 from django_push.models import Platform
@@ -76,7 +76,7 @@ def render_all(
 ) -> list[PlatformPreview]:
     return [
         render(message, platform, _application_for(platform, applications))
-        for platform in (platforms or PLATFORMS)
+        for platform in (platforms or PUSH_PLATFORMS)
     ]
 
 

@@ -15,7 +15,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from django_push.admin import display
-from django_push.models import Delivery, Notification
+from django_push.models import Delivery, Notification, ScheduledStep
 from django_push.results import DeliveryStatus
 
 LOG_PAGE_SIZE = 50
@@ -49,6 +49,12 @@ def detail_context(request: HttpRequest, notification: Notification) -> dict[str
         "push_progress_url": progress_url,
         "push_chart": display.outcome_chart(notification),
         "push_log": delivery_log(request, notification),
+        # Escalations this notification scheduled (pending, fired, cancelled), and the step that sent
+        # it when it is itself an escalation or a digest.
+        "push_steps": list(ScheduledStep.objects.filter(notification=notification).select_related("result")),
+        "push_step_origin": ScheduledStep.objects.filter(result=notification)
+        .select_related("notification")
+        .first(),
     }
 
 

@@ -38,7 +38,7 @@ from django_push.api.serializers import (
     WebPushUnsubscribeSerializer,
 )
 from django_push.api.throttling import RegistrationThrottle
-from django_push.conf import push_settings
+from django_push.conf import PUSH_PLATFORMS, push_settings
 from django_push.models import Device, Subscription, Topic
 
 if TYPE_CHECKING:
@@ -105,8 +105,10 @@ class PushAPIMixin(_Base):
         return self.request.META.get("HTTP_USER_AGENT", "")
 
     def owned_devices(self) -> QuerySet[Device]:
-        """The caller's devices: another user's are indistinguishable from missing ones (404)."""
-        return Device.objects.for_user(self.request.user)
+        """The caller's push devices: another user's are indistinguishable from missing ones (404).
+        E-mail and SMS addresses are Device rows too, but they are synced from the user
+        (docs/channels.md), not registered or removed by an app, so the device API never shows them."""
+        return Device.objects.for_user(self.request.user).filter(platform__in=PUSH_PLATFORMS)
 
     def paginated(self, queryset: QuerySet[Any], serializer_class: type[BaseSerializer]) -> Response:
         page = self.paginate_queryset(queryset)

@@ -29,8 +29,8 @@ from rest_framework.views import APIView
 from django_push.api import schema as docs
 from django_push.api.inbox import OwnerScopedMixin, caller
 from django_push.compose import types as notification_types
-from django_push.compose.types import CHANNELS, IN_APP, PUSH, NotificationType
-from django_push.models.preferences import NotificationPreference, QuietHours
+from django_push.compose.types import CHANNELS, NotificationType
+from django_push.models.preferences import PREFERENCE_CHANNELS, NotificationPreference, QuietHours
 
 
 class PreferenceSerializer(serializers.Serializer):
@@ -45,16 +45,32 @@ class PreferenceSerializer(serializers.Serializer):
     )
     push = serializers.BooleanField(required=False)
     in_app = serializers.BooleanField(required=False)
+    email = serializers.BooleanField(required=False)
+    sms = serializers.BooleanField(required=False)
+    webhook = serializers.BooleanField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind: NotificationType = self.context["kind"]
+        data = self.initial_data if isinstance(self.initial_data, dict) else {}
+        read_only = {"type", "label", "description", "required", "channels"}
+        unknown = sorted(str(k) for k in data if k not in PREFERENCE_CHANNELS and k not in read_only)
+        if unknown:  # a typo ("e-mail") must not look like a change that was saved
+            raise serializers.ValidationError(
+                {
+                    key: [
+                        gettext("Unknown channel %(channel)s; use one of %(channels)s.")
+                        % {"channel": repr(key), "channels": ", ".join(PREFERENCE_CHANNELS)}
+                    ]
+                    for key in unknown
+                }
+            )
         if kind.required:
             errors = {
                 channel: [
                     gettext("%(type)s notifications are required and cannot be turned off.")
                     % {"type": kind.name}
                 ]
-                for channel in (PUSH, IN_APP)
+                for channel in PREFERENCE_CHANNELS
                 if attrs.get(channel) is False
             }
             if errors:
@@ -63,17 +79,19 @@ class PreferenceSerializer(serializers.Serializer):
 
 
 def represent(kind: NotificationType, preference: NotificationPreference | None) -> dict[str, Any]:
-    on = {PUSH: True, IN_APP: True}
+    """The type with the caller's choice per channel: on unless turned off, and only for channels
+    the type sends on (itself, or through an escalation or digest rule)."""
+    used = {*kind.channels, *(r.to for r in kind.escalations), *(d.channel for d in kind.digests)}
+    on = dict.fromkeys(PREFERENCE_CHANNELS, True)
     if preference is not None and not kind.required:
-        on = {PUSH: preference.push, IN_APP: preference.in_app}
+        on = {c: getattr(preference, c) for c in PREFERENCE_CHANNELS}
     return {
         "type": kind.name,
         "label": str(kind.label),
         "description": str(kind.description),
         "required": kind.required,
         "channels": list(kind.channels),
-        PUSH: on[PUSH] and kind.sends(PUSH),
-        IN_APP: on[IN_APP] and kind.sends(IN_APP),
+        **{c: on[c] and c in used for c in PREFERENCE_CHANNELS},
     }
 
 
@@ -85,6 +103,9 @@ PREFERENCE = {
     "channels": ["push", "in_app"],
     "push": False,
     "in_app": True,
+    "email": False,
+    "sms": False,
+    "webhook": False,
 }
 TYPE_PATTERN = r"[A-Za-z0-9_-]+"  # the URL's lookup regex and the documented pattern, kept as one
 TYPE = OpenApiParameter(
@@ -159,7 +180,7 @@ class PreferenceViewSet(OwnerScopedMixin, viewsets.ViewSet):
         kind = self._kind(notification_type)
         serializer = PreferenceSerializer(data=request.data, context={"kind": kind})
         serializer.is_valid(raise_exception=True)
-        choices = {k: v for k, v in serializer.validated_data.items() if k in (PUSH, IN_APP)}
+        choices = {k: v for k, v in serializer.validated_data.items() if k in PREFERENCE_CHANNELS}
         if not choices:  # nothing to change: no row either
             return self.retrieve(request, notification_type)
         preference, _ = NotificationPreference.objects.get_or_create(

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from django_push import validation
 from django_push.api import validators
+from django_push.conf import PUSH_PLATFORMS
 from django_push.devices import registration
 from django_push.models import Device, DeviceKind, Environment, Platform, PushManagerKind, Subscription, Topic
 
@@ -84,7 +85,9 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
     """``POST devices/``: register (or refresh) an APNs/FCM token or a Web Push endpoint."""
 
     platform = serializers.ChoiceField(
-        choices=Platform.choices,
+        # Push platforms only: e-mail and SMS addresses come from the user, never from a client (a
+        # client registering someone else's address would make us mail them).
+        choices=[(value, label) for value, label in Platform.choices if value in PUSH_PLATFORMS],
         error_messages={
             "invalid_choice": gettext_lazy('"{input}" is not a platform: use apns, fcm or webpush.')
         },

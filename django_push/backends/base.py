@@ -62,6 +62,10 @@ class BaseBackend:
     #: which take theirs from the ``platform`` argument (the handler passes the BACKENDS key).
     platform: str = "*"
     default_options: ClassVar[dict[str, Any]] = {}
+    #: Seconds to wait between attempts, for channels whose providers expect their own schedule (the
+    #: webhook backend: Svix's ~1 day). None: dispatch's backoff within ``RETRY_BUDGET``. With a
+    #: schedule, a delivery is retried once per entry and then given up.
+    retry_schedule: ClassVar[tuple[float, ...] | None] = None
 
     def __init__(
         self, *, platform: str = "", alias: str = "", application: str = "default", **options: Any

@@ -27,8 +27,9 @@ from django.core.cache import BaseCache, caches
 from django.utils import timezone
 
 from django_push.compose import types as notification_types
+from django_push.conf import PUSH_PLATFORMS
 from django_push.dispatch.filters import Decision, Hold, Skip
-from django_push.models.preferences import NotificationPreference, QuietHours, zone
+from django_push.models.preferences import PREFERENCE_CHANNELS, NotificationPreference, QuietHours, zone
 
 if TYPE_CHECKING:
     from django_push.models import Device, Notification
@@ -42,25 +43,40 @@ CACHE_SETTING = "RATE_LIMIT_CACHE"
 KEY_PREFIX = "django_push:rate"
 
 
+#: Quiet hours hold these channels; e-mail and webhooks are read when the user chooses to.
+QUIET_CHANNELS = (notification_types.PUSH, notification_types.SMS)
+
+
+def channel_of(platform: str) -> str:
+    """The preference channel of a Device platform: apns/fcm/webpush → ``push``; else itself."""
+    return notification_types.PUSH if platform in PUSH_PLATFORMS else platform
+
+
 def preferences(notification: Notification, devices: Sequence[Device]) -> dict[int, Decision]:
-    """Skip the devices of users who turned the type's push channel off (never for required types)."""
+    """Skip the addresses of users who turned the type off on that address's channel (push, e-mail,
+    SMS, webhook); never for required types. One query per chunk."""
     kind = notification_types.lookup(notification.notification_type)
     if kind is None or kind.required:
         return {}
     owners = {d.owner_id for d in devices if d.owner_id is not None}
     if not owners:
         return {}
-    off = set(
-        NotificationPreference.objects.filter(
-            user_id__in=owners, notification_type=kind.name, push=False
-        ).values_list("user_id", flat=True)
-    )
-    skip = Skip(f"user opted out of {kind.name} push")
-    return {d.pk: skip for d in devices if d.owner_id in off}
+    channels = sorted({channel_of(d.platform) for d in devices} & set(PREFERENCE_CHANNELS))
+    rows = NotificationPreference.objects.filter(user_id__in=owners, notification_type=kind.name)
+    off: set[tuple[int, str]] = set()
+    for user_id, *values in rows.values_list("user_id", *channels):
+        off.update((user_id, channel) for channel, on in zip(channels, values, strict=True) if not on)
+    if not off:
+        return {}
+    skips = {c: Skip(f"user opted out of {kind.name} {c}") for c in channels}
+    return {
+        d.pk: skips[channel_of(d.platform)] for d in devices if (d.owner_id, channel_of(d.platform)) in off
+    }
 
 
 def quiet_hours(notification: Notification, devices: Sequence[Device]) -> dict[int, Decision]:
-    """Hold non-critical pushes to users inside their quiet hours until the window ends.
+    """Hold non-critical pushes and text messages to users inside their quiet hours until the window
+    ends (e-mail and webhooks are not held: nothing buzzes).
 
     The window is in the preference's time zone, else the device's ``time_zone``, else the site's.
     """
@@ -68,6 +84,7 @@ def quiet_hours(notification: Notification, devices: Sequence[Device]) -> dict[i
         return {}
     if notification.push_type == "liveactivity" and not (notification.title or notification.body):
         return {}  # a Live Activity content update without an alert interrupts nobody: never held
+    devices = [d for d in devices if channel_of(d.platform) in QUIET_CHANNELS]
     owners = {d.owner_id for d in devices if d.owner_id is not None}
     if not owners:
         return {}

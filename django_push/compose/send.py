@@ -10,8 +10,9 @@ from django.db.models import Model, QuerySet
 
 from django_push import dispatch
 from django_push.compose import inbox, rendering
-from django_push.compose.types import IN_APP, PUSH, get
-from django_push.models import Device, Topic
+from django_push.compose.types import IN_APP, PUSH, NotificationType, get
+from django_push.dispatch import steps
+from django_push.models import Device, InboxItem, Topic
 
 
 def send(
@@ -33,9 +34,11 @@ def send(
     language), lazy translatable strings, ``{language: template}`` dicts, or callables (called with
     no arguments, once per language). ``options``: message options (url, image, loc_key, loc_args …).
 
-    Push: a Notification is stored and sent on transaction commit (preferences, quiet hours and rate
-    limits apply through ``DELIVERY_FILTERS``). In-app: one inbox item per named user who has not
-    turned the type's in-app channel off. Returns the Notification (None when push is not a channel).
+    Push, e-mail, SMS, webhook (the type's ``channels``): one Notification is stored, with the
+    channels in its audience, and sent on transaction commit (preferences, quiet hours and rate limits
+    apply through ``DELIVERY_FILTERS``). In-app: one inbox item per named user who has not turned the
+    type's in-app channel off. The type's ``escalate``/``digest`` rules are scheduled alongside.
+    Returns the Notification (None when the type has only the in-app channel).
     """
     kind = get(notification_type)
     audience, user_ids = recipients_audience(to)
@@ -45,7 +48,10 @@ def send(
     texts = rendering.render_texts(title, body, context or {}, languages)
     default = texts[rendering.default_language()]
     notification = None
-    if kind.sends(PUSH):
+    channels = kind.delivery_channels
+    if channels:
+        if channels != [PUSH]:
+            audience = {**audience, "channels": channels}
         notification = dispatch.notify(
             audience=audience,
             title=default["title"][:255],
@@ -59,9 +65,26 @@ def send(
             options={**options, rendering.I18N_OPTION: texts},
             created_by=created_by,
         )
+    items: list[InboxItem] = []
     if kind.sends(IN_APP) and user_ids:
-        inbox.store(kind, user_ids, texts, data=dict(data or {}), notification=notification)
+        items = inbox.store(kind, user_ids, texts, data=dict(data or {}), notification=notification)
+    schedule_rules(kind, notification, user_ids, items)
     return notification
+
+
+def schedule_rules(
+    kind: NotificationType, notification: Any, user_ids: list[int], items: list[InboxItem]
+) -> None:
+    """Store the type's escalations (for a notification to named users) and open the digests of the
+    users who got an inbox item: scheduled work in the ledger, run by ``send_due``."""
+    if notification is not None and user_ids:
+        for rule in kind.escalations:
+            steps.schedule_escalation(notification, rule.to, rule.after, rule.unless)
+    if items:
+        since = min(item.created_at for item in items)
+        users = [item.user_id for item in items]
+        for digest in kind.digests:
+            steps.schedule_digests(users, kind.name, digest.channel, digest.after, digest.unless, since)
 
 
 def recipients_audience(to: Any) -> tuple[dict[str, Any] | None, list[int]]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -33,10 +34,56 @@ from django_push.message import PRIORITIES
 
 PUSH = "push"
 IN_APP = "in_app"
-CHANNELS: tuple[str, ...] = (PUSH, IN_APP)
+EMAIL = "email"
+SMS = "sms"
+WEBHOOK = "webhook"
+#: Every channel a type may name; ``push`` and ``in_app`` are the default.
+CHANNELS: tuple[str, ...] = (PUSH, IN_APP, EMAIL, SMS, WEBHOOK)
+DEFAULT_CHANNELS: tuple[str, ...] = (PUSH, IN_APP)
+#: Channels whose work is Delivery rows (``in_app`` is the inbox).
+DELIVERY_CHANNELS: tuple[str, ...] = (PUSH, EMAIL, SMS, WEBHOOK)
+#: What cancels a step: the push was delivered (a SENT delivery), or the inbox item was read.
+#: "opened" is the extension point for open tracking, which nothing records yet (docs/channels.md).
+CONDITIONS: tuple[str, ...] = ("delivered", "read")
+FUTURE_CONDITIONS: tuple[str, ...] = ("opened",)
 SETTING = "NOTIFICATION_TYPES"
 DELIVERY_POLICIES = ("at_least_once", "at_most_once")
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Escalate:
+    """Send on ``to`` too, ``after`` the notification, to each recipient for whom ``unless`` is not
+    met by then (``delivered``: no push of it reached one of their devices; ``read``: its inbox item
+    is unread)."""
+
+    to: str
+    after: timedelta
+    unless: str = "delivered"
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Collect the type's items per user; ``after`` the first one, send one ``channel`` message
+    listing those still unread (``unless="read"``) or all of them (``unless=""``)."""
+
+    channel: str
+    after: timedelta
+    unless: str = "read"
+
+
+def escalate(to: str, after: timedelta | float, unless: str = "delivered") -> Escalate:
+    """``escalate(to="email", after=timedelta(minutes=5), unless="delivered")``."""
+    return Escalate(to, _duration(after), unless)
+
+
+def digest(channel: str, after: timedelta | float, unless: str = "read") -> Digest:
+    """``digest(channel="email", after=timedelta(hours=24), unless="read")``."""
+    return Digest(channel, _duration(after), unless)
+
+
+def _duration(value: timedelta | float) -> timedelta:
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
 
 
 @dataclass(frozen=True)
@@ -44,7 +91,7 @@ class NotificationType:
     name: str
     label: Any = ""
     priority: str = "normal"
-    channels: tuple[str, ...] = CHANNELS
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
     ttl: int | None = None
     collapse_key: str = ""
     required: bool = False
@@ -53,6 +100,8 @@ class NotificationType:
     #: A push lost with its connection: "at_least_once" (resend it collapse-keyed: the device shows
     #: one) or "at_most_once" (record it unknown, never resend: e.g. one-time codes).
     delivery_policy: str = "at_least_once"
+    #: Follow-ups on other channels: :func:`escalate` and :func:`digest` rules.
+    rules: tuple[Escalate | Digest, ...] = ()
 
     def __post_init__(self) -> None:
         where = f'DJANGO_PUSH["{SETTING}"]["{self.name}"]'
@@ -75,6 +124,23 @@ class NotificationType:
             raise PushConfigurationError(f'{where}["ttl"] must be seconds (an int >= 0) or None.')
         if self.rate_limit is not None:
             parse_rate(self.rate_limit, where=f'{where}["rate_limit"]')
+        rules = (self.rules,) if isinstance(self.rules, Escalate | Digest) else tuple(self.rules)
+        object.__setattr__(self, "rules", rules)
+        for i, rule in enumerate(rules):
+            _check_rule(rule, channels, f'{where}["rules"][{i}]')
+
+    @property
+    def escalations(self) -> tuple[Escalate, ...]:
+        return tuple(r for r in self.rules if isinstance(r, Escalate))
+
+    @property
+    def digests(self) -> tuple[Digest, ...]:
+        return tuple(r for r in self.rules if isinstance(r, Digest))
+
+    @property
+    def delivery_channels(self) -> list[str]:
+        """The channels sent at once as deliveries (``in_app`` excluded: it is the inbox)."""
+        return [c for c in self.channels if c in DELIVERY_CHANNELS]
 
     @property
     def rate(self) -> tuple[int, int] | None:
@@ -83,6 +149,34 @@ class NotificationType:
 
     def sends(self, channel: str) -> bool:
         return channel in self.channels
+
+
+def _check_rule(rule: Any, channels: tuple[str, ...], where: str) -> None:
+    example = 'escalate(to="email", after=timedelta(minutes=5), unless="delivered")'
+    if not isinstance(rule, Escalate | Digest):
+        raise PushConfigurationError(f"{where} is {rule!r}; use e.g. {example} or digest(...).")
+    channel = rule.to if isinstance(rule, Escalate) else rule.channel
+    allowed = DELIVERY_CHANNELS if isinstance(rule, Escalate) else (EMAIL,)
+    if channel not in allowed:
+        raise PushConfigurationError(f"{where} sends to {channel!r}; use one of {', '.join(allowed)}.")
+    if rule.after < timedelta(0):
+        raise PushConfigurationError(f"{where}: after must not be negative.")
+    if rule.unless in FUTURE_CONDITIONS:
+        raise PushConfigurationError(
+            f"{where}: unless={rule.unless!r} needs open tracking, which django_push does not record "
+            f'yet; use one of {", ".join(CONDITIONS)} (docs/channels.md, "Conditions").'
+        )
+    conditions = CONDITIONS if isinstance(rule, Escalate) else ("read", "")
+    if rule.unless not in conditions:
+        raise PushConfigurationError(
+            f"{where}: unless={rule.unless!r}; use one of {', '.join(map(repr, conditions))}."
+        )
+    if (rule.unless == "read" or isinstance(rule, Digest)) and IN_APP not in channels:
+        raise PushConfigurationError(
+            f"{where} reads the inbox (unless='read' or a digest): add 'in_app' to the type's channels."
+        )
+    if isinstance(rule, Escalate) and rule.unless == "delivered" and PUSH not in channels:
+        raise PushConfigurationError(f"{where}: unless='delivered' follows a push: add 'push' to channels.")
 
 
 def parse_rate(rate: str, *, where: str = "rate_limit") -> tuple[int, int]:

@@ -7,10 +7,13 @@ An audience is JSON (it is stored on the Notification), e.g.::
     {"topics": ["news"], "platforms": ["apns"]}      # … narrowed by platforms/applications/filter
     {"devices": [10, 11]}
 
-Selectors (``all``, ``users``, ``devices``, ``topics``) are OR-ed; restrictions (``platforms``,
-``applications``, ``locales``, ``filter``: Device field lookups, ``kinds``) are AND-ed. No selector →
-nobody. ``kinds`` defaults to ``["device"]``: only Live Activity sends
-(:mod:`django_push.compose.live_activities`) reach ActivityKit tokens.
+Selectors (``all``, ``users``, ``devices``, ``topics``) are OR-ed; restrictions (``channels``,
+``platforms``, ``applications``, ``locales``, ``filter``: Device field lookups, ``kinds``) are
+AND-ed. No selector → nobody. ``channels`` (``push``, ``email``, ``sms``, ``webhook``) says which
+kinds of address the selectors reach; without it (and without ``platforms``) they reach push devices
+only, so a user's e-mail address is never mailed by an audience that did not ask for it (an explicit
+``devices`` list reaches exactly those devices). ``kinds`` defaults to ``["device"]``: only Live
+Activity sends (:mod:`django_push.compose.live_activities`) reach ActivityKit tokens.
 Chunks are keyset-paginated on the primary key, so memory stays flat for any audience size and a
 device registered mid-broadcast is picked up if its id is past the cursor.
 """
@@ -23,12 +26,20 @@ from typing import Any
 from django.core.exceptions import FieldError, ValidationError
 from django.db.models import Q, QuerySet
 
-from django_push.conf import PLATFORMS
+from django_push.conf import CHANNEL_PLATFORMS as CHANNEL_PLATFORMS_
+from django_push.conf import PLATFORMS, PUSH_PLATFORMS
 from django_push.models import Device, DeviceKind
 
 SELECTORS = ("all", "users", "devices", "topics")
-RESTRICTIONS = ("platforms", "applications", "locales", "filter", "kinds")
+RESTRICTIONS = ("channels", "platforms", "applications", "locales", "filter", "kinds")
 DEFAULT_KINDS = [DeviceKind.DEVICE.value]
+PUSH = "push"
+#: Audience channels → Device platforms (``in_app`` is the inbox, not an address: ignored here).
+CHANNEL_PLATFORMS: dict[str, tuple[str, ...]] = {
+    PUSH: PUSH_PLATFORMS,
+    **{p: (p,) for p in CHANNEL_PLATFORMS_},
+    "in_app": (),
+}
 
 
 def validate(audience: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +64,12 @@ def validate(audience: dict[str, Any]) -> dict[str, Any]:
     bad = set(audience.get("platforms", ())) - set(PLATFORMS)
     if bad:
         raise ValidationError(f"Unknown platform(s) {', '.join(sorted(bad))}; use {', '.join(PLATFORMS)}.")
+    bad = set(audience.get("channels", ())) - set(CHANNEL_PLATFORMS)
+    if bad or isinstance(audience.get("channels", []), str):
+        raise ValidationError(
+            f"audience['channels'] must be a list of {', '.join(CHANNEL_PLATFORMS)}; "
+            f"unknown: {', '.join(sorted(map(str, bad)))}."
+        )
     if "filter" in audience:
         try:
             Device.objects.filter(**audience["filter"]).query  # noqa: B018 - builds the lookups
@@ -69,12 +86,13 @@ def devices_for(audience: dict[str, Any]) -> QuerySet[Device]:
     else:
         if audience.get("users"):
             selector |= Q(owner_id__in=audience["users"])
-        if audience.get("devices"):
-            selector |= Q(pk__in=audience["devices"])
         if audience.get("topics"):
             selector |= Q(
                 pk__in=Device.objects.filter(subscriptions__topic__name__in=audience["topics"]).values("pk")
             )
+    selector &= Q(platform__in=platforms_for(audience))
+    if audience.get("devices"):
+        selector |= Q(pk__in=audience["devices"])
     qs = Device.objects.active().filter(selector, kind__in=audience.get("kinds") or DEFAULT_KINDS)
     if audience.get("platforms"):
         qs = qs.filter(platform__in=audience["platforms"])
@@ -85,6 +103,13 @@ def devices_for(audience: dict[str, Any]) -> QuerySet[Device]:
     if audience.get("filter"):
         qs = qs.filter(**audience["filter"])
     return qs
+
+
+def platforms_for(audience: dict[str, Any]) -> list[str]:
+    """The Device platforms the audience's selectors reach (its ``channels``; push by default)."""
+    if "channels" in audience:
+        return [p for c in audience["channels"] for p in CHANNEL_PLATFORMS.get(c, ())]
+    return list(audience.get("platforms") or PUSH_PLATFORMS)
 
 
 def id_chunks(audience: dict[str, Any], size: int) -> Iterator[list[int]]:

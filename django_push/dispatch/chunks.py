@@ -19,14 +19,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from django_push.conf import push_settings
 from django_push.dispatch import jobs, recording
 from django_push.dispatch.backoff import backoff
 from django_push.dispatch.filters import Hold, Skip, decide
-from django_push.dispatch.recording import Outcome
+from django_push.dispatch.recording import Outcome, retry_schedule
 from django_push.exceptions import PushAuthError, PushConfigurationError
 from django_push.handler import backends
 from django_push.message import PushMessage
@@ -38,6 +38,7 @@ logger = logging.getLogger("django_push.dispatch")
 
 #: The Celery task that runs :func:`process_chunk` on a worker (see django_push.tasks).
 CHUNK_TASK = "django_push.send_chunk"
+EMAIL = "email"
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.THROTTLED, DeliveryStatus.UNAVAILABLE)
 FLUSH_INTERVAL = 0.05
 DEVICE_FIELDS = (
@@ -155,8 +156,14 @@ def _finish(flight: _InFlight) -> None:
         error = flight.future.exception()
         if error is not None:
             raise error
-    if retry:
-        _schedule_retry(notification, [pk for pk, _ in retry], max(ra for _, ra in retry), batch.attempt)
+    by_schedule: dict[tuple[float, ...] | None, list[tuple[int, float]]] = defaultdict(list)
+    for pk, retry_after in retry:
+        device = batch.devices.get(pk)
+        by_schedule[retry_schedule(device) if device is not None else None].append((pk, retry_after))
+    for schedule, group in by_schedule.items():
+        _schedule_retry(
+            notification, [pk for pk, _ in group], max(ra for _, ra in group), batch.attempt, schedule
+        )
     if batch.held_until:
         ids = [pk for pk, _ in batch.held_until]
         until = max(until for _, until in batch.held_until)
@@ -235,11 +242,20 @@ def _render(
     lost connection is marked so FCM collapses it too."""
     renderer = push_settings.imported("MESSAGE_RENDERER")
     shared = notification.to_message() if renderer is None else None
+    email_renderer = (
+        push_settings.imported("EMAIL_RENDERER")
+        if any(devices[r[1]].platform == EMAIL for r in rows)
+        else None
+    )
     key = dedupe_key(notification) if notification.delivery_policy != DeliveryPolicy.AT_MOST_ONCE else ""
     variants: dict[tuple[int, bool], PushMessage] = {}
     messages: dict[int, PushMessage] = {}
     for row in rows:
         device = devices[row[1]]
+        if device.platform == EMAIL and email_renderer is not None:
+            # One message per address: subject, bodies and unsubscribe links are per user.
+            messages[row[0]] = email_renderer(notification, device)
+            continue
         base = shared if shared is not None else renderer(notification, device)
         resend = bool(key) and row[3]
         variant = variants.get((id(base), resend))
@@ -318,10 +334,23 @@ def _drain(answers: queue.SimpleQueue[Outcome]) -> list[Outcome]:
 
 
 def _schedule_retry(
-    notification: Notification, device_ids: list[int], retry_after: float, attempt: int
+    notification: Notification,
+    device_ids: list[int],
+    retry_after: float,
+    attempt: int,
+    schedule: tuple[float, ...] | None = None,
 ) -> None:
-    """Retry only the retryable devices, after the larger of Retry-After and the backoff."""
-    delay = max(retry_after, backoff(attempt))
+    """Retry only the retryable devices, after the larger of Retry-After and the backoff (or the
+    backend's own ``retry_schedule`` entry for this attempt)."""
+    wait = backoff(attempt)
+    if schedule:
+        # Indexed by the deliveries' recorded attempts, not the chunk's: a retry requeued by the
+        # send_due sweep starts a new chunk at attempt 1 but keeps its place in the schedule.
+        done = Delivery.objects.filter(notification=notification, device_id__in=device_ids).aggregate(
+            most=Max("attempts")
+        )["most"]
+        wait = schedule[min(max(int(done or attempt), 1), len(schedule)) - 1]
+    delay = max(retry_after, wait)
     Delivery.objects.filter(notification=notification, device_id__in=device_ids, status__in=OPEN).update(
         next_attempt_at=timezone.now() + timedelta(seconds=delay)
     )

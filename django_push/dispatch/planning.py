@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from django_push.conf import push_settings
+from django_push.devices import channels as channel_addresses
 from django_push.dispatch import audience as audience_mod
 from django_push.dispatch import fcm_topic_send, jobs, recording
 from django_push.dispatch.chunks import enqueue_chunk, maybe_finish, process_chunks
@@ -135,7 +136,9 @@ def plan(notification_id: int, inline: bool = False) -> None:
         if any(response is False for _, response in responses):
             cancel(notification)
             return
-    total = 0
+    total = unreachable = _sync_channel_addresses(notification)
+    if unreachable and started:  # a re-run of a planner that died counted them already
+        Notification.objects.filter(pk=notification.pk).update(skipped=F("skipped") + unreachable)
     fcm_topic_send.send(notification)  # one FCM topic send, when staff chose it
     per_device = fcm_topic_send.per_device_audience(notification)
 
@@ -160,6 +163,17 @@ def plan(notification_id: int, inline: bool = False) -> None:
     maybe_finish(notification.pk)
     if per_device is None:
         fcm_topic_send.settle(notification)
+
+
+def _sync_channel_addresses(notification: Notification) -> int:
+    """Create or update the e-mail/SMS addresses of the audience's users before it is resolved;
+    returns how many users have none (counted as targeted and skipped, so the totals add up)."""
+    audience = notification.audience or {}
+    users = audience.get("users") or []
+    platforms = set(audience_mod.platforms_for(audience)) & set(channel_addresses.RESOLVED)
+    if not users or not platforms:
+        return 0
+    return sum(len(channel_addresses.sync(platform, users)) for platform in sorted(platforms))
 
 
 def _fields_from_message(message: PushMessage) -> dict[str, Any]:

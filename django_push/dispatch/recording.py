@@ -17,6 +17,8 @@ from django.db.models import F
 
 from django_push.conf import push_settings
 from django_push.devices import lifecycle
+from django_push.exceptions import PushConfigurationError
+from django_push.handler import backends
 from django_push.models import Delivery, DeliveryPolicy, Device, Notification
 from django_push.results import DeliveryStatus, SendResult
 from django_push.signals import post_send
@@ -109,11 +111,22 @@ def record(notification: Notification, outcomes: Sequence[Outcome], now: datetim
 
 
 def _out_of_budget(outcome: Outcome, attempts: int, now: datetime) -> bool:
+    schedule = retry_schedule(outcome.device)
+    if schedule is not None:  # the backend's own schedule: one retry per entry, then give up
+        return attempts > len(schedule)
     cap = push_settings.MAX_ATTEMPTS
     if cap is not None and attempts >= cap:
         return True
     started = outcome.created_at
     return started is not None and (now - started).total_seconds() >= float(push_settings.RETRY_BUDGET)
+
+
+def retry_schedule(device: Device) -> tuple[float, ...] | None:
+    """The ``retry_schedule`` of the backend class serving ``device`` (None: backoff + budget)."""
+    try:
+        return backends[device.platform, device.application].retry_schedule
+    except PushConfigurationError:
+        return None
 
 
 def record_unknown(

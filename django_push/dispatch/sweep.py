@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from django_push.conf import push_settings
+from django_push.dispatch import steps
 from django_push.dispatch.chunks import OPEN, enqueue_chunk
 from django_push.dispatch.planning import enqueue_plan
 from django_push.models import Delivery, Notification, NotificationStatus
@@ -33,6 +34,7 @@ def send_due(now: datetime | None = None, grace: float | None = None) -> int:
       claim marks them ambiguous, so they are resent collapse-keyed, or closed UNKNOWN at most once);
     * planned deliveries never started, once their notification made no progress for ``grace``
       seconds (a worker died with their job prefetched), and retries whose job was lost, are requeued.
+    * due escalations and digests (:mod:`.steps`) are fired or cancelled, each exactly once.
     Each requeued delivery is stamped, so a stall requeues it once per ``grace``, not on every sweep.
     """
     now = now or timezone.now()
@@ -44,6 +46,7 @@ def send_due(now: datetime | None = None, grace: float | None = None) -> int:
         | Q(status=NotificationStatus.QUEUED, created_at__lte=overdue)
         | Q(status=NotificationStatus.SENDING, planned_at__isnull=True, started_at__lte=overdue)
     )
+    count += steps.run_due(now)
     for pk in due.values_list("pk", flat=True):
         enqueue_plan(pk)
         count += 1

@@ -23,6 +23,7 @@ from django_push.models.notifications import (
 )
 from django_push.models.preferences import NotificationPreference, QuietHours
 from django_push.models.querysets import DeviceQuerySet, address_hash
+from django_push.models.steps import ScheduledStep, StepKind, StepStatus
 from django_push.models.topic_sync import FCMDelivery, FCMTopicChange, TopicSyncAction, TopicSyncStatus
 
 __all__ = [
@@ -44,6 +45,9 @@ __all__ = [
     "Platform",
     "PushManagerKind",
     "QuietHours",
+    "ScheduledStep",
+    "StepKind",
+    "StepStatus",
     "Subscription",
     "Topic",
     "TopicSyncAction",

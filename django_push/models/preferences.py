@@ -15,7 +15,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["NotificationPreference", "QuietHours", "validate_time_zone"]
+__all__ = ["PREFERENCE_CHANNELS", "NotificationPreference", "QuietHours", "validate_time_zone"]
+
+#: The channels a user can switch per notification type: each is a boolean column below.
+PREFERENCE_CHANNELS: tuple[str, ...] = ("push", "in_app", "email", "sms", "webhook")
 
 
 @lru_cache(maxsize=1)
@@ -45,6 +48,11 @@ class NotificationPreference(models.Model):
     notification_type = models.CharField(_("notification type"), max_length=64)
     push = models.BooleanField(_("push"), default=True, help_text=_("Send it to the user's devices."))
     in_app = models.BooleanField(_("in-app"), default=True, help_text=_("Keep it in the user's inbox."))
+    email = models.BooleanField(_("e-mail"), default=True, help_text=_("Send it by e-mail."))
+    sms = models.BooleanField(_("SMS"), default=True, help_text=_("Send it by text message."))
+    webhook = models.BooleanField(
+        _("webhook"), default=True, help_text=_("Post it to the user's webhook endpoints.")
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -58,7 +66,8 @@ class NotificationPreference(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.notification_type}: push={self.push} in_app={self.in_app}"
+        on = ",".join(c for c in PREFERENCE_CHANNELS if getattr(self, c)) or "none"
+        return f"{self.user_id} {self.notification_type}: {on}"
 
 
 class QuietHours(models.Model):

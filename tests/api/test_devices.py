@@ -250,3 +250,14 @@ def test_unauthenticated_is_refused(anon):
     assert response.json()["detail"] == "Authentication credentials were not provided."
     assert anon.get(DEVICES).status_code in (401, 403)
     assert not Device.objects.exists()
+
+
+@pytest.mark.parametrize("platform", ["email", "sms", "webhook"])
+def test_channel_addresses_cannot_be_registered_or_seen_through_the_device_api(api, user, platform):
+    response = api.post(DEVICES, {"platform": platform, "token": "victim@example.com"}, format="json")
+    assert response.status_code == 400
+    assert "not a platform" in response.json()["platform"][0]
+    synced = Device.objects.create(platform=platform, owner=user, address="me@example.com")
+    assert api.get(DEVICES).json()["count"] == 0
+    assert api.delete(detail(synced)).status_code == 404
+    assert Device.objects.filter(pk=synced.pk).exists()

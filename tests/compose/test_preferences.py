@@ -32,6 +32,9 @@ def test_list_shows_every_type_on_by_default(api):
         "channels": ["push", "in_app"],
         "push": True,
         "in_app": True,
+        "email": False,  # not a channel of the type
+        "sms": False,
+        "webhook": False,
     }
     assert by_type["security_alert"]["required"] is True
 
@@ -124,3 +127,27 @@ def test_without_filters_nothing_is_filtered(push_conf):
     with transaction.atomic():
         dispatch.notify(audience={"all": True}, title="x", notification_type="announcement")
     assert len(testing.outbox) == 1
+
+
+def test_channel_preferences_for_email_sms_and_webhook(api, user, push_conf):
+    push_conf(NOTIFICATION_TYPES={"invoice": {"channels": ["push", "email", "sms"]}})
+    assert api.get(PREFS + "invoice/").json()["email"] is True
+    response = api.patch(PREFS + "invoice/", {"email": False, "sms": False}, format="json")
+    assert response.status_code == 200, response.content
+    assert (response.json()["email"], response.json()["sms"], response.json()["push"]) == (False, False, True)
+    row = NotificationPreference.objects.get(user=user, notification_type="invoice")
+    assert (row.email, row.sms, row.push) == (False, False, True)
+
+
+def test_an_unknown_channel_is_a_400_field_error_not_a_silent_no_op(api, user):
+    response = api.patch(PREFS + "like/", {"e-mail": False, "fax": True}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"e-mail", "fax"}
+    assert "use one of push, in_app, email, sms, webhook" in body["fax"][0]
+    assert not NotificationPreference.objects.filter(user=user).exists()
+
+
+def test_a_required_type_refuses_email_off_too(api):
+    response = api.patch(PREFS + "security_alert/", {"email": False}, format="json")
+    assert response.status_code == 400 and "email" in response.json()

@@ -61,7 +61,7 @@ def test_site_changes_adds_and_removes_types(push_conf):
     ("conf", "message"),
     [
         ({"like": {"priority": "urgent"}}, r'NOTIFICATION_TYPES"\]\["like"\]\["priority"\] is \'urgent\''),
-        ({"like": {"channels": ["sms"]}}, r"channels.*push, in_app"),
+        ({"like": {"channels": ["fax"]}}, r"channels.*push, in_app, email, sms, webhook"),
         ({"like": {"rate_limit": "5 per hour"}}, r"rate_limit\"\] is '5 per hour'"),
         ({"like": {"colour": "red"}}, r"unknown key\(s\) colour"),
         ({"like": "high"}, r"must be a dict or None"),
@@ -121,3 +121,28 @@ def test_channels_decide_push_and_inbox(push_conf):
 def test_unknown_type_is_refused():
     with pytest.raises(LookupError):
         typed_send("nope", to=UserFactory(), title="x")
+
+
+@pytest.mark.parametrize(
+    ("rules", "channels", "message"),
+    [
+        ([notification_types.escalate(to="fax", after=60)], ["push"], r"sends to 'fax'"),
+        ([notification_types.escalate(to="email", after=60, unless="opened")], ["push"], r"open tracking"),
+        ([notification_types.escalate(to="email", after=60, unless="read")], ["push"], r"add 'in_app'"),
+        ([notification_types.digest(channel="email", after=60)], ["push"], r"add 'in_app'"),
+        ([notification_types.digest(channel="sms", after=60)], ["push", "in_app"], r"use one of email"),
+        (["escalate to email"], ["push"], r"rules\"\]\[0\] is 'escalate to email'"),
+    ],
+)
+def test_rule_errors_name_the_rule(push_conf, rules, channels, message):
+    push_conf(NOTIFICATION_TYPES={"payment": {"channels": channels, "rules": rules}})
+    with pytest.raises(PushConfigurationError, match=message):
+        notification_types.all_types()
+
+
+def test_rules_are_read_from_the_type(push_conf):
+    rule = notification_types.escalate(to="email", after=300)
+    push_conf(NOTIFICATION_TYPES={"payment": {"priority": "high", "rules": [rule]}})
+    kind = notification_types.get("payment")
+    assert kind.escalations == (rule,) and kind.digests == ()
+    assert rule.after.total_seconds() == 300 and rule.unless == "delivered"
