@@ -13,6 +13,9 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 PLATFORMS: tuple[str, ...] = ("apns", "fcm", "webpush")
+#: Channels beyond push that are Device rows too (issue 15); a backend may serve them. Not in
+#: PLATFORMS yet, so the push-only checks and audience rules are unchanged (the channel core owns that).
+CHANNEL_PLATFORMS: tuple[str, ...] = ("email", "sms", "webhook")
 DEFAULT_APPLICATION = "default"
 
 DEFAULT_WEBPUSH_ALLOWED_HOSTS: tuple[str, ...] = (

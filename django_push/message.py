@@ -99,6 +99,9 @@ class Target:
     auth: str = ""
     environment: str = "production"
     key: Any = None
+    #: Webhooks: the endpoint's signing secrets (``whsec_…``), newest first; two during a rotation's
+    #: overlap. Filled by dispatch for webhook deliveries only; never printed.
+    secrets: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # never print whole tokens: they are credentials for the device
         tail = self.address[-6:] if len(self.address) > 6 else ""

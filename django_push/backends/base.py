@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from django_push.conf import PLATFORMS
+from django_push.conf import CHANNEL_PLATFORMS, PLATFORMS
 from django_push.exceptions import MessageRejected, PushAuthError, PushConfigurationError
 from django_push.message import PushMessage, Target
 from django_push.results import AUTH_ERROR_CODE, DeliveryStatus, SendResult
@@ -62,15 +62,20 @@ class BaseBackend:
     #: which take theirs from the ``platform`` argument (the handler passes the BACKENDS key).
     platform: str = "*"
     default_options: ClassVar[dict[str, Any]] = {}
+    #: Seconds to wait before each retry of a retryable answer (the first entry before the 2nd
+    #: attempt…), when the channel has a reference schedule of its own (webhooks: Svix's); None: the
+    #: dispatch backoff (RETRY_BACKOFF_BASE/MAX) applies.
+    retry_schedule: ClassVar[tuple[float, ...] | None] = None
 
     def __init__(
         self, *, platform: str = "", alias: str = "", application: str = "default", **options: Any
     ) -> None:
         served = type(self).platform
         platform = platform or (served if served != "*" else alias)
-        if platform not in PLATFORMS:
+        if platform not in PLATFORMS + CHANNEL_PLATFORMS:
             raise PushConfigurationError(
-                f"{type(self).__qualname__} needs a platform ({', '.join(PLATFORMS)}); got {platform!r}"
+                f"{type(self).__qualname__} needs a platform "
+                f"({', '.join(PLATFORMS + CHANNEL_PLATFORMS)}); got {platform!r}"
             )
         if served not in ("*", platform):
             raise PushConfigurationError(

@@ -25,6 +25,9 @@ class Platform(models.TextChoices):
     APNS = "apns", _("Apple (APNs)")
     FCM = "fcm", _("Firebase Cloud Messaging")
     WEBPUSH = "webpush", _("Web Push")
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    WEBHOOK = "webhook", _("Webhook")
 
 
 class Environment(models.TextChoices):
