@@ -4,20 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_push', '0003_delivery_policy_unknown'),
+        ("django_push", "0003_delivery_policy_unknown"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='delivery',
-            name='platform',
-            field=models.CharField(choices=[('apns', 'Apple (APNs)'), ('fcm', 'Firebase Cloud Messaging'), ('webpush', 'Web Push'), ('email', 'Email'), ('sms', 'SMS'), ('webhook', 'Webhook')], max_length=16, verbose_name='platform'),
+            model_name="delivery",
+            name="platform",
+            field=models.CharField(
+                choices=[
+                    ("apns", "Apple (APNs)"),
+                    ("fcm", "Firebase Cloud Messaging"),
+                    ("webpush", "Web Push"),
+                    ("email", "Email"),
+                    ("sms", "SMS"),
+                    ("webhook", "Webhook"),
+                ],
+                max_length=16,
+                verbose_name="platform",
+            ),
         ),
         migrations.AlterField(
-            model_name='device',
-            name='platform',
-            field=models.CharField(choices=[('apns', 'Apple (APNs)'), ('fcm', 'Firebase Cloud Messaging'), ('webpush', 'Web Push'), ('email', 'Email'), ('sms', 'SMS'), ('webhook', 'Webhook')], max_length=16, verbose_name='platform'),
+            model_name="device",
+            name="platform",
+            field=models.CharField(
+                choices=[
+                    ("apns", "Apple (APNs)"),
+                    ("fcm", "Firebase Cloud Messaging"),
+                    ("webpush", "Web Push"),
+                    ("email", "Email"),
+                    ("sms", "SMS"),
+                    ("webhook", "Webhook"),
+                ],
+                max_length=16,
+                verbose_name="platform",
+            ),
         ),
     ]
