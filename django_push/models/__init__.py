@@ -14,6 +14,7 @@ from django_push.models.notifications import (
 )
 from django_push.models.preferences import NotificationPreference, QuietHours
 from django_push.models.querysets import DeviceQuerySet, address_hash
+from django_push.models.webhooks import WebhookEndpoint
 
 __all__ = [
     "MESSAGE_OPTION_FIELDS",
@@ -30,5 +31,6 @@ __all__ = [
     "QuietHours",
     "Subscription",
     "Topic",
+    "WebhookEndpoint",
     "address_hash",
 ]
