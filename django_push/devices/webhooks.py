@@ -84,6 +84,8 @@ def create_endpoint(
 
 def update_endpoint(endpoint: WebhookEndpoint, *, resolver: Resolver | None = None, **values: Any) -> None:
     """Change url, description, event_types or active; the URL is checked like at registration."""
+    if not values:
+        return  # nothing to change: not even updated_at moves
     with transaction.atomic():
         if "url" in values:
             endpoint.url = validate_webhook_url(values.pop("url"), resolver)

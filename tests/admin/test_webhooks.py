@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
@@ -16,12 +18,20 @@ LIST = "/admin/django_push/webhookendpoint/"
 PUBLIC = "93.184.215.14"
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 @pytest.fixture(autouse=True)
 def _public_dns(monkeypatch):
     # The registration's DNS lookup, answered without the network: a public address.
     real = webhooks.resolve_sync
     monkeypatch.setattr(
-        webhooks, "resolve_sync", lambda host, port: real(host, port) if host[0].isdigit() else [PUBLIC]
+        webhooks, "resolve_sync", lambda host, port: real(host, port) if _is_ip(host) else [PUBLIC]
     )
 
 

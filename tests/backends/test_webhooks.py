@@ -16,6 +16,8 @@ from django_push.exceptions import InvalidTarget, PushConfigurationError
 from django_push.message import PushMessage, Target
 from django_push.results import DeliveryStatus
 
+from .contract import ScriptableContract
+
 URL = "https://hooks.example.com/receive"
 PUBLIC = ["93.184.215.14"]
 
@@ -224,3 +226,32 @@ def test_body_without_overrides_has_default_type():
         PushMessage(title="t"), [target(generate_secret())]
     )
     assert json.loads(seen[0].content)["type"] == "app.event"
+
+
+class TestWebhookContract(ScriptableContract):
+    """The shared backend contract, each endpoint answering as scripted."""
+
+    answers = {
+        DeliveryStatus.INVALID_TOKEN: 410,
+        DeliveryStatus.UNAVAILABLE: 503,
+        DeliveryStatus.THROTTLED: 429,
+        DeliveryStatus.FAILED: 400,  # a receiver's refusal; webhooks have no REJECTED answer
+    }
+
+    @property
+    def scripted(self) -> dict[str, DeliveryStatus]:
+        return self.__dict__.setdefault("_scripted", {})
+
+    def make_targets(self, n: int) -> list[Target]:
+        secret = generate_secret()
+        return [Target(f"https://hooks.example.com/{i}", key=i, secrets=(secret,)) for i in range(n)]
+
+    def script(self, target: Target, status: DeliveryStatus) -> None:
+        self.scripted[target.address] = status
+
+    def make_backend(self, **options):
+        def handler(request: httpx.Request) -> httpx.Response:
+            status = self.scripted.get(str(request.url))
+            return httpx.Response(self.answers[status] if status else 200)
+
+        return make(handler, **options)
