@@ -81,7 +81,16 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 
 CONSOLE = {"BACKEND": "django_push.backends.console.ConsoleBackend"}
 DJANGO_PUSH = {
-    "BACKENDS": {"apns": CONSOLE, "fcm": CONSOLE, "webpush": CONSOLE},
+    "BACKENDS": {
+        "apns": CONSOLE,
+        "fcm": CONSOLE,
+        "webpush": CONSOLE,
+        "sms": CONSOLE,  # or django_push.backends.twilio.TwilioSMSBackend (docs/sms.md)
+        # Signed webhooks (docs/webhooks.md); `manage.py demowebhook` shows one verified delivery.
+        "webhook": {"BACKEND": "django_push.backends.webhooks.WebhookBackend"},
+    },
+    # Users manage their own webhook endpoints at /api/push/webhooks/.
+    "WEBHOOKS_USER_API": True,
     # Preferences, quiet hours and rate limits on every send path; texts rendered per device language.
     "DELIVERY_FILTERS": [
         "django_push.compose.policies.preferences",
