@@ -155,8 +155,12 @@ def _finish(flight: _InFlight) -> None:
         error = flight.future.exception()
         if error is not None:
             raise error
-    if retry:
-        _schedule_retry(notification, [pk for pk, _ in retry], max(ra for _, ra in retry), batch.attempt)
+    # One retry job per platform: a webhook's retry schedule (hours) must not hold back a push's.
+    by_platform: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for pk, retry_after in retry:
+        by_platform[batch.devices[pk].platform].append((pk, retry_after))
+    for group in by_platform.values():
+        _schedule_retry(notification, [pk for pk, _ in group], max(ra for _, ra in group), batch.attempt)
     if batch.held_until:
         ids = [pk for pk, _ in batch.held_until]
         until = max(until for _, until in batch.held_until)

@@ -201,3 +201,21 @@ def test_only_subscribed_event_types_are_sent(receiver, hooks_on):
     assert (skipped.skipped, skipped.sent, sent.sent) == (1, 0, 1)
     assert "not subscribed to 'user.signup'" in Delivery.objects.get(notification=skipped).reason
     assert [json.loads(r.body)["type"] for r in receiver.received] == ["invoice.paid"]
+
+
+def test_a_webhooks_retry_schedule_does_not_hold_back_a_push_in_the_same_chunk(receiver, hooks_on, push_conf):
+    from django_push import testing
+
+    from ..factories import DeviceFactory
+
+    push_conf(EAGER_RETRY_MAX_WAIT=1)  # the push's quick retry runs in-process; the webhook's 5 s waits
+    endpoint = endpoint_for(receiver)
+    phone = DeviceFactory()
+    testing.script_outcome(phone.address, "unavailable")
+    receiver.script.append(500)
+    notification = send_message(PushMessage(title="both"), [phone, endpoint.device])
+    push = Delivery.objects.get(notification=notification, device=phone)
+    hook = Delivery.objects.get(notification=notification, device=endpoint.device)
+    assert (push.status, push.attempts) == (DeliveryStatus.SENT, 2)
+    assert hook.status == DeliveryStatus.UNAVAILABLE and hook.attempts == 1
+    assert 4.4 <= (hook.next_attempt_at - timezone.now()).total_seconds() <= 5.6
