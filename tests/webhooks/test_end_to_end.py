@@ -219,3 +219,19 @@ def test_a_webhooks_retry_schedule_does_not_hold_back_a_push_in_the_same_chunk(r
     assert (push.status, push.attempts) == (DeliveryStatus.SENT, 2)
     assert hook.status == DeliveryStatus.UNAVAILABLE and hook.attempts == 1
     assert 4.4 <= (hook.next_attempt_at - timezone.now()).total_seconds() <= 5.6
+
+
+def test_the_schedule_gives_up_after_8_attempts_over_about_a_day(receiver, hooks_on, clock):
+    endpoint = endpoint_for(receiver)
+    receiver.script.extend([503] * 20)
+    notification = send(endpoint)
+    started = clock.now
+    delivery = Delivery.objects.get(notification=notification)
+    while delivery.status == DeliveryStatus.UNAVAILABLE:
+        clock.advance((delivery.next_attempt_at - clock.now).total_seconds())
+        send_due(grace=0)
+        delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, len(receiver.received)) == (DeliveryStatus.FAILED, 8, 8)
+    assert "gave up after 8 attempts" in delivery.reason
+    assert 0.9 * 99305 <= (clock.now - started).total_seconds() <= 1.1 * 99305  # 27.6 h
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
