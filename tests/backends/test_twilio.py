@@ -8,6 +8,10 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+
+# respx comes with the test extra (the rule in tests/conftest.py: the bare core run skips here).
+pytest.importorskip("respx")
+
 import respx
 
 from django_push.backends.twilio import TWILIO_BODY_LIMIT, TwilioSMSBackend, sms_text
