@@ -86,6 +86,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         obj._state.adding = False
         self.message_user(request, self._secret_message(endpoint, secret), messages.WARNING)
 
+    def delete_model(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
+        webhooks.delete_endpoints(WebhookEndpoint.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        webhooks.delete_endpoints(queryset)
+
     @staticmethod
     def _secret_message(endpoint: WebhookEndpoint, secret: str) -> str:
         return str(

@@ -122,7 +122,7 @@ class WebhookEndpointDetailView(_WebhookView):
 
     def delete(self, request: Request, public_id: Any) -> Response:
         endpoint = self.endpoint(public_id)
-        endpoint.device.delete()  # the endpoint goes with its device (and its delivery history)
+        webhooks.delete_endpoints(WebhookEndpoint.objects.filter(pk=endpoint.pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -106,6 +106,14 @@ def update_endpoint(endpoint: WebhookEndpoint, *, resolver: Resolver | None = No
             raise TypeError(f"unknown endpoint field(s): {', '.join(sorted(values))}")
         endpoint.save()
         _sync_device(endpoint)
+
+
+def delete_endpoints(endpoints: QuerySet[WebhookEndpoint]) -> int:
+    """Delete endpoints with their devices (and so their delivery history): an endpoint row alone
+    would leave a device nobody can sign for, holding the URL. Returns how many endpoints."""
+    device_ids = list(endpoints.values_list("device_id", flat=True))
+    Device.objects.filter(pk__in=device_ids, platform=Platform.WEBHOOK).delete()
+    return len(device_ids)
 
 
 def rotate_secret(

@@ -100,3 +100,13 @@ def test_switching_off_in_the_form_deactivates_the_device(admin_client):
     admin_client.post(f"{LIST}{endpoint.pk}/change/", form(active=""))
     endpoint.refresh_from_db()
     assert not endpoint.active and not Device.objects.get(pk=endpoint.device_id).active
+
+
+def test_deleting_an_endpoint_deletes_its_device(admin_client):
+    endpoint, _ = webhooks.create_endpoint(url="https://hooks.example.com/in")
+    other, _ = webhooks.create_endpoint(url="https://hooks.example.com/other")
+    admin_client.post(f"{LIST}{endpoint.pk}/delete/", {"post": "yes"})
+    assert list(WebhookEndpoint.objects.all()) == [other]
+    admin_client.post(LIST, {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"})
+    assert not WebhookEndpoint.objects.exists() and not Device.objects.exists()
+    webhooks.create_endpoint(url="https://hooks.example.com/in")  # the URL is free again
