@@ -13,7 +13,7 @@ from django.utils.module_loading import import_string
 
 from django_push.checks_paths import check_paths
 from django_push.checks_values import check_values
-from django_push.conf import DEFAULTS, PLATFORMS, PUSH_PLATFORMS, push_settings
+from django_push.conf import CHANNEL_PLATFORMS, DEFAULTS, PLATFORMS, PUSH_PLATFORMS, push_settings
 from django_push.exceptions import PushConfigurationError
 
 BACKEND_KEYS = {"BACKEND", "OPTIONS"}
@@ -24,6 +24,7 @@ POSITIVE_INTS = (
     "STALE_DEVICE_DAYS",
     "DELIVERY_RETENTION_DAYS",
     "WEBPUSH_DEFAULT_TTL",
+    "WEBHOOK_DISABLE_AFTER_FAILURES",
 )
 #: Positive integers that may also be None (no limit).
 OPTIONAL_POSITIVE_INTS = ("MAX_ATTEMPTS",)
@@ -34,6 +35,8 @@ POSITIVE_SECONDS = (
     "SWEEP_GRACE",
     "RETRY_BACKOFF_BASE",
     "RETRY_BACKOFF_MAX",
+    "WEBHOOK_DISABLE_AFTER_SECONDS",
+    "WEBHOOK_SECRET_OVERLAP_SECONDS",
 )
 
 
@@ -99,7 +102,27 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="django_push.E010",
             )
         )
+    errors += _check_webhook_hosts(raw.get("WEBHOOK_ALLOWED_PRIVATE_HOSTS", []))
     return errors + check_values(raw) + check_paths(raw)
+
+
+def _check_webhook_hosts(hosts: Any) -> list[checks.CheckMessage]:
+    """E025: WEBHOOK_ALLOWED_PRIVATE_HOSTS must parse (else registering a webhook would fail)."""
+    from django_push.backends.webhook_urls import parse_private_hosts
+
+    try:
+        if not isinstance(hosts, list | tuple):
+            raise PushConfigurationError('DJANGO_PUSH["WEBHOOK_ALLOWED_PRIVATE_HOSTS"] must be a list.')
+        parse_private_hosts(hosts)
+    except PushConfigurationError as exc:
+        return [
+            checks.Error(
+                str(exc),
+                hint='e.g. ["127.0.0.1:8443", "hooks.internal"], or [] (the default)',
+                id="django_push.E025",
+            )
+        ]
+    return []
 
 
 def _check_backends(backends: Any) -> list[checks.CheckMessage]:
@@ -114,11 +137,11 @@ def _check_backends(backends: Any) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     for alias, conf in backends.items():
         path = f'DJANGO_PUSH["BACKENDS"]["{alias}"]'
-        if alias not in PLATFORMS:
+        if alias not in PLATFORMS + CHANNEL_PLATFORMS:
             errors.append(
                 checks.Error(
                     f"{path}: {alias!r} is not a platform.",
-                    hint=f"Use one of {', '.join(PLATFORMS)}.",
+                    hint=f"Use one of {', '.join(PLATFORMS + CHANNEL_PLATFORMS)}.",
                     id="django_push.E005",
                 )
             )

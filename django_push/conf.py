@@ -61,6 +61,15 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_RETENTION_DAYS": 90,
     "WEBPUSH_ALLOWED_HOSTS": list(DEFAULT_WEBPUSH_ALLOWED_HOSTS),
     "WEBPUSH_DEFAULT_TTL": 86400,
+    # Webhooks (docs/webhooks.md): hosts that may resolve to private/loopback addresses (a local
+    # receiver), e.g. ["127.0.0.1:8443"]; users' own endpoints through the API; when to disable an
+    # endpoint (both: this many failed attempts in a row, the first this many seconds ago).
+    "WEBHOOK_ALLOWED_PRIVATE_HOSTS": [],
+    "WEBHOOKS_USER_API": False,
+    "WEBHOOK_DISABLE_AFTER_FAILURES": 15,
+    "WEBHOOK_DISABLE_AFTER_SECONDS": 5 * 86400,
+    # How long the previous secret stays valid after a rotation (both sign every delivery meanwhile).
+    "WEBHOOK_SECRET_OVERLAP_SECONDS": 86400,
     "VAPID_PUBLIC_KEY": "",
     "USE_CELERY": None,  # None: use Celery unless it is configured to run eagerly
     "CELERY_QUEUE": None,

@@ -105,7 +105,8 @@ class Target:
     #: Web Push only: the browser subscribed through ``window.pushManager``, so it can show a
     #: declarative push message without a service worker (Safari 18.4+).
     declarative: bool = False
-    #: Webhook signing secrets (two during a rotation); empty for every other platform.
+    #: Webhooks: the endpoint's signing secrets (``whsec_…``), newest first; two during a rotation's
+    #: overlap. Filled by dispatch for webhook deliveries only; never printed.
     secrets: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # never print whole tokens: they are credentials for the device

@@ -9,6 +9,10 @@
 
 ``device_deactivated(sender=Device, device, reason)``
     Sent for each device that dispatch deactivates (invalid token, or too many failures).
+
+``webhook_endpoint_disabled(sender=WebhookEndpoint, endpoint, reason)``
+    Sent when a webhook endpoint is disabled: a run of failed deliveries
+    (``WEBHOOK_DISABLE_AFTER_FAILURES`` and ``WEBHOOK_DISABLE_AFTER_SECONDS``), or a 410 Gone.
 """
 
 from django.dispatch import Signal
@@ -16,3 +20,6 @@ from django.dispatch import Signal
 pre_send = Signal()
 post_send = Signal()
 device_deactivated = Signal()
+#: ``sender=WebhookEndpoint, endpoint=…, reason=str``: an endpoint was disabled after a run of
+#: failed deliveries, or because it answered 410 Gone.
+webhook_endpoint_disabled = Signal()

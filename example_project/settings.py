@@ -86,8 +86,16 @@ CONSOLE = {"BACKEND": "django_push.backends.console.ConsoleBackend"}
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "demo@example.com"
 DJANGO_PUSH = {
-    # SMS prints to the console too; a site uses the Twilio backend (docs/channels.md).
-    "BACKENDS": {"apns": CONSOLE, "fcm": CONSOLE, "webpush": CONSOLE, "sms": CONSOLE},
+    "BACKENDS": {
+        "apns": CONSOLE,
+        "fcm": CONSOLE,
+        "webpush": CONSOLE,
+        "sms": CONSOLE,  # or django_push.backends.twilio.TwilioSMSBackend (docs/sms.md)
+        # Signed webhooks (docs/webhooks.md); `manage.py demowebhook` shows one verified delivery.
+        "webhook": {"BACKEND": "django_push.backends.webhooks.WebhookBackend"},
+    },
+    # Users manage their own webhook endpoints at /api/push/webhooks/.
+    "WEBHOOKS_USER_API": True,
     # Routing by type (docs/channels.md): a comment is pushed and kept in the inbox, then mailed in a
     # digest if still unread after a day; a security alert goes out on push, e-mail and SMS at once.
     "NOTIFICATION_TYPES": {

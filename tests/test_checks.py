@@ -32,6 +32,10 @@ def test_valid_settings_have_no_messages(settings):
         ({"BACKENDS": ALL, "WEBPUSH_ALLOWED_HOSTS": "fcm.googleapis.com"}, "django_push.E010"),
         ({"BACKENDS": {**ALL, "apns": {**LOCMEM, "OPTIONS": {"nope": 1}}}}, "django_push.E011"),
         ({"BACKENDS": {"apns": LOCMEM, "fcm": LOCMEM}}, "django_push.W001"),
+        ({"BACKENDS": ALL, "WEBHOOK_DISABLE_AFTER_FAILURES": 0}, "django_push.E003"),
+        ({"BACKENDS": ALL, "WEBHOOK_SECRET_OVERLAP_SECONDS": -1}, "django_push.E003"),
+        ({"BACKENDS": ALL, "WEBHOOK_ALLOWED_PRIVATE_HOSTS": "127.0.0.1"}, "django_push.E025"),
+        ({"BACKENDS": ALL, "WEBHOOK_ALLOWED_PRIVATE_HOSTS": ["127.0.0.1:99999"]}, "django_push.E025"),
     ],
 )
 def test_each_problem_has_its_id(settings, value, expected):
@@ -85,3 +89,19 @@ def test_email_without_a_backend_entry_sends_through_django_email_backend(settin
 
     settings.DJANGO_PUSH = {"BACKENDS": ALL}
     assert isinstance(build_backend("email"), EmailBackend)
+
+
+def test_webhook_private_hosts_error_names_the_setting_and_an_example(settings):
+    settings.DJANGO_PUSH = {"BACKENDS": ALL, "WEBHOOK_ALLOWED_PRIVATE_HOSTS": ["[::1"]}
+    [error] = [m for m in check_settings() if m.id == "django_push.E025"]
+    assert 'DJANGO_PUSH["WEBHOOK_ALLOWED_PRIVATE_HOSTS"]' in error.msg and "127.0.0.1:8443" in error.hint
+    settings.DJANGO_PUSH = {"BACKENDS": ALL, "WEBHOOK_ALLOWED_PRIVATE_HOSTS": ["127.0.0.1:8443"]}
+    assert ids(settings, settings.DJANGO_PUSH) == []
+
+
+def test_sms_and_webhook_backends_are_platforms_too(settings):
+    channels = {
+        "sms": {"BACKEND": "django_push.backends.console.ConsoleBackend"},
+        "webhook": {"BACKEND": "django_push.backends.webhooks.WebhookBackend"},
+    }
+    assert ids(settings, {"BACKENDS": {**ALL, **channels}}) == []

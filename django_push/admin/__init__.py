@@ -5,10 +5,11 @@
 * :mod:`.steps`: escalations and digests (pending, fired, cancelled), read-only
 * :mod:`.topics`: topics and subscriptions with subscriber counts
 * :mod:`.topic_sync`: the FCM topic-sync ledger (pending and failed changes, retry)
+* :mod:`.webhooks`: webhook endpoints (secret shown once, rotate, re-enable)
 * :mod:`.broadcast`: the broadcast composer (needs ``django_push.send_broadcast``)
 * :mod:`.live_activities`: "End selected Live Activities", broadcast channels ("Delete … at APNs")
 """
 
-from django_push.admin import devices, live_activities, notifications, steps, topic_sync, topics
+from django_push.admin import devices, live_activities, notifications, steps, topic_sync, topics, webhooks
 
-__all__ = ["devices", "live_activities", "notifications", "steps", "topic_sync", "topics"]
+__all__ = ["devices", "live_activities", "notifications", "steps", "topic_sync", "topics", "webhooks"]

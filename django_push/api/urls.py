@@ -6,7 +6,7 @@ the browser helper follows wherever a site mounts the API.
 
 from django.urls import include, path
 
-from django_push.api import views
+from django_push.api import views, webhooks
 
 app_name = "django_push"
 
@@ -24,5 +24,13 @@ urlpatterns = [
     path("webpush/unsubscribe/", views.WebPushUnsubscribeView.as_view(), name="webpush-unsubscribe"),
     path("webpush/resubscribe/", views.WebPushResubscribeView.as_view(), name="webpush-resubscribe"),
     path("webpush/vapid-public-key/", views.VapidPublicKeyView.as_view(), name="webpush-vapid-public-key"),
+    # Users' own webhook endpoints: 404 unless DJANGO_PUSH["WEBHOOKS_USER_API"] is on.
+    path("webhooks/", webhooks.WebhookEndpointListView.as_view(), name="webhook-list"),
+    path("webhooks/<uuid:public_id>/", webhooks.WebhookEndpointDetailView.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<uuid:public_id>/rotate-secret/",
+        webhooks.WebhookEndpointRotateView.as_view(),
+        name="webhook-rotate-secret",
+    ),
     path("", include("django_push.api.inbox_urls")),  # inbox and notification preferences
 ]

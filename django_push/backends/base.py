@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from django_push.conf import PLATFORMS
+from django_push.conf import CHANNEL_PLATFORMS, PLATFORMS
 from django_push.exceptions import MessageRejected, PushAuthError, PushConfigurationError
 from django_push.message import PushMessage, Target
 from django_push.results import AUTH_ERROR_CODE, DeliveryStatus, SendResult
@@ -72,9 +72,10 @@ class BaseBackend:
     ) -> None:
         served = type(self).platform
         platform = platform or (served if served != "*" else alias)
-        if platform not in PLATFORMS:
+        if platform not in PLATFORMS + CHANNEL_PLATFORMS:
             raise PushConfigurationError(
-                f"{type(self).__qualname__} needs a platform ({', '.join(PLATFORMS)}); got {platform!r}"
+                f"{type(self).__qualname__} needs a platform "
+                f"({', '.join(PLATFORMS + CHANNEL_PLATFORMS)}); got {platform!r}"
             )
         if served not in ("*", platform):
             raise PushConfigurationError(

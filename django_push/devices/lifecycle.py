@@ -27,7 +27,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from django_push.conf import push_settings
-from django_push.models import Device, DeviceKind, Notification
+from django_push.models import Device, DeviceKind, Notification, Platform
 from django_push.results import AUTH_ERROR_CODE, DeliveryStatus, SendResult
 from django_push.signals import device_deactivated
 
@@ -48,7 +48,11 @@ def apply(outcomes: Sequence[tuple[Device, SendResult]], now: datetime | None = 
                 failed[_reregistered_reason(result)].append(device.pk)
                 continue
             invalid[_reason(result)].append(device)
-        elif result.status == DeliveryStatus.FAILED and result.error_code != AUTH_ERROR_CODE:
+        elif (
+            result.status == DeliveryStatus.FAILED
+            and result.error_code != AUTH_ERROR_CODE
+            and device.platform != Platform.WEBHOOK  # endpoints have their own rule (devices.webhooks)
+        ):
             # Our credentials being refused is not the device's fault: it must not count against it.
             failed[_reason(result)[:255]].append(device.pk)
 

@@ -27,10 +27,11 @@ from django_push.dispatch import jobs, recording
 from django_push.dispatch.backoff import backoff
 from django_push.dispatch.filters import Hold, Skip, decide
 from django_push.dispatch.recording import Outcome, retry_schedule
+from django_push.dispatch.webhooks import event_type_filter, webhook_targets
 from django_push.exceptions import PushAuthError, PushConfigurationError
 from django_push.handler import backends
 from django_push.message import PushMessage
-from django_push.models import Delivery, DeliveryPolicy, Device, Notification, NotificationStatus
+from django_push.models import Delivery, DeliveryPolicy, Device, Notification, NotificationStatus, Platform
 from django_push.results import DeliveryStatus, SendResult
 from django_push.transport import loop
 
@@ -156,6 +157,7 @@ def _finish(flight: _InFlight) -> None:
         error = flight.future.exception()
         if error is not None:
             raise error
+    # One retry job per schedule: a webhook's retry schedule (hours) must not hold back a push's.
     by_schedule: dict[tuple[float, ...] | None, list[tuple[int, float]]] = defaultdict(list)
     for pk, retry_after in retry:
         device = batch.devices.get(pk)
@@ -208,10 +210,15 @@ def _claim(notification: Notification, device_ids: list[int], now: datetime) -> 
 def _apply_filters(
     notification: Notification, rows: list[Row], devices: dict[int, Device], now: datetime
 ) -> tuple[list[Row], list[tuple[int, datetime]]]:
-    if not rows or not push_settings.DELIVERY_FILTERS:
+    hooks = any(devices[r[1]].platform == Platform.WEBHOOK for r in rows)
+    if not rows or not (push_settings.DELIVERY_FILTERS or hooks):
         return rows, []
-    decisions = decide(notification, [devices[r[1]] for r in rows])
-    keep, held = [], []
+    listed = [devices[r[1]] for r in rows]
+    decisions = event_type_filter(notification, listed) if hooks else {}
+    for device_id, decided in decide(notification, listed).items():
+        decisions.setdefault(device_id, decided)
+    keep: list[Row] = []
+    held: list[tuple[int, datetime]] = []
     skipped: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         decision = decisions.get(row[1])
@@ -294,7 +301,10 @@ def _start(batch: _Batch) -> _InFlight:
             retry += recording.record(notification, [_with(o, failed) for o in outcomes], timezone.now())
             continue
         message = messages[group[0][0]]
-        targets = [devices[r[1]].to_target() for r in group]
+        if platform == Platform.WEBHOOK:
+            message, targets = webhook_targets(notification, message, [devices[r[1]] for r in group])
+        else:
+            targets = [devices[r[1]].to_target() for r in group]
 
         def on_result(index: int, result: SendResult, _outcomes: list[Outcome] = outcomes) -> None:
             answers.put(_with(_outcomes[index], result))

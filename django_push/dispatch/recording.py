@@ -16,7 +16,8 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from django_push.conf import push_settings
-from django_push.devices import lifecycle
+from django_push.devices import lifecycle, webhooks
+from django_push.dispatch.backoff import scheduled_retry
 from django_push.exceptions import PushConfigurationError
 from django_push.handler import backends
 from django_push.models import Delivery, DeliveryPolicy, Device, Notification
@@ -60,14 +61,15 @@ def record(notification: Notification, outcomes: Sequence[Outcome], now: datetim
         attempts = o.attempts + (1 if r.counts_attempt else 0)
         if r.retryable:
             maybe_delivered = r.ambiguous or o.ambiguous_before
+            scheduled = scheduled_retry(o.device.platform, o.device.application, attempts)
             if r.ambiguous and at_most_once:
                 status = DeliveryStatus.UNKNOWN
                 reason = f"lost with its connection (at-most-once: not resent): {reason}".strip()
-            elif _out_of_budget(o, attempts, now):
+            elif (scheduled is None and _out_of_budget(o, attempts, now)) or (scheduled or 0.0) < 0:
                 status = DeliveryStatus.UNKNOWN if maybe_delivered else DeliveryStatus.FAILED
                 reason = f"gave up after {attempts} attempts: {r.status.value} {reason}".strip()
             else:
-                retry.append((o.device.pk, r.retry_after or 0.0))
+                retry.append((o.device.pk, max(r.retry_after or 0.0, scheduled or 0.0)))
                 ambiguous = r.ambiguous
         if status == DeliveryStatus.SENT:
             counts["sent"] += 1
@@ -105,6 +107,7 @@ def record(notification: Notification, outcomes: Sequence[Outcome], now: datetim
         )
         lifecycle.apply(final_results, now)
         lifecycle.retire_ended_activities(notification, final_results, now)
+        webhooks.apply(final_results, now)
     if post_send.has_listeners(Notification):
         post_send.send(sender=Notification, notification=notification, outcomes=final_results)
     return retry

@@ -25,6 +25,7 @@ from django_push.models.preferences import NotificationPreference, QuietHours
 from django_push.models.querysets import DeviceQuerySet, address_hash
 from django_push.models.steps import ScheduledStep, StepKind, StepStatus
 from django_push.models.topic_sync import FCMDelivery, FCMTopicChange, TopicSyncAction, TopicSyncStatus
+from django_push.models.webhooks import WebhookEndpoint
 
 __all__ = [
     "MESSAGE_OPTION_FIELDS",
@@ -52,5 +53,6 @@ __all__ = [
     "Topic",
     "TopicSyncAction",
     "TopicSyncStatus",
+    "WebhookEndpoint",
     "address_hash",
 ]

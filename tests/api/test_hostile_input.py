@@ -8,9 +8,9 @@ each field and as the whole body, wrong content types, invalid UTF-8, an empty b
 with the methods it does not allow.
 
 The rule for each request: the status is below 500; a refusal (4xx) leaves every row of Device,
-Subscription, Topic, InboxItem, NotificationPreference and QuietHours as it was (values included, so
-a half-applied update shows). A success (2xx) must be one of the few listed in :func:`accepted`, where
-DRF's documented coercions or a no-op make it legitimate.
+Subscription, Topic, InboxItem, NotificationPreference, QuietHours and WebhookEndpoint as it was
+(values included, so a half-applied update shows). A success (2xx) must be one of the few listed in
+:func:`accepted`, where DRF's documented coercions or a no-op make it legitimate.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from django_push.models import Device, Subscription, Topic
+from django_push.devices import webhooks
+from django_push.models import Device, Subscription, Topic, WebhookEndpoint
 from django_push.models.inbox import InboxItem
 from django_push.models.preferences import NotificationPreference, QuietHours
 
@@ -133,6 +134,31 @@ ENDPOINTS = [
     Endpoint("read-one", "post", "inbox/{victim_item}/read/"),
     Endpoint("read-all", "post", "inbox/read-all/", caller="idle"),
     Endpoint("quiet-hours-delete", "delete", "preferences/quiet-hours/", caller="idle"),
+    # Users' own webhook endpoints (WEBHOOKS_USER_API on in the world below).
+    Endpoint(
+        "create-webhook",
+        "post",
+        "webhooks/",
+        {
+            "url": "https://hooks.example.com/new",
+            "description": "ERP",
+            "event_types": ["a.b"],
+            "active": True,
+        },
+    ),
+    Endpoint(
+        "update-webhook",
+        "patch",
+        "webhooks/{hook}/",
+        {
+            "url": "https://hooks.example.com/moved",
+            "description": "CRM",
+            "event_types": ["c"],
+            "active": False,
+        },
+    ),
+    Endpoint("delete-webhook", "delete", "webhooks/{victim_hook}/"),
+    Endpoint("rotate-webhook", "post", "webhooks/{victim_hook}/rotate-secret/"),
 ]
 WITH_BODY = [e for e in ENDPOINTS if e.parses_body]
 
@@ -156,14 +182,24 @@ ALLOWED_METHODS = {
     "preferences/": {"GET"},
     "preferences/like/": {"GET", "PUT", "PATCH"},
     "preferences/quiet-hours/": {"GET", "PUT", "DELETE"},
+    "webhooks/": {"GET", "POST"},
+    "webhooks/{hook}/": {"GET", "PATCH", "DELETE"},
+    "webhooks/{hook}/rotate-secret/": {"POST"},
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 
 
 @pytest.fixture
-def world(push_conf):
+def world(push_conf, monkeypatch):
     """Rows for every endpoint to aim at, for the signed-in user and for another one (the victim)."""
-    push_conf(ALLOW_ANONYMOUS_WEBPUSH=True, API_THROTTLE_RATE=None)
+    push_conf(ALLOW_ANONYMOUS_WEBPUSH=True, API_THROTTLE_RATE=None, WEBHOOKS_USER_API=True)
+    # Webhook URLs' DNS lookups, answered without the network (IP literals stay themselves).
+    resolve = webhooks.resolve_sync
+    monkeypatch.setattr(
+        webhooks,
+        "resolve_sync",
+        lambda h, p: resolve(h, p) if h[0].isdigit() or ":" in h else ["93.184.215.14"],
+    )
     user, victim, idle = UserFactory(), UserFactory(), UserFactory()
     news = TopicFactory(name="news", self_subscribe=True)
     mine = DeviceFactory(owner=user, name="Mine", locale="en-GB", time_zone="Europe/London")
@@ -176,12 +212,16 @@ def world(push_conf):
     NotificationPreference.objects.create(user=user, notification_type="like", push=True, in_app=True)
     QuietHours.objects.create(user=user, start=time(22), end=time(7), time_zone="Europe/Paris")
     QuietHours.objects.create(user=victim, start=time(1), end=time(2))
+    hook, _ = webhooks.create_endpoint(url="https://hooks.example.com/mine", owner=user)
+    victim_hook, _ = webhooks.create_endpoint(url="https://hooks.example.com/theirs", owner=victim)
     places = {
         "mine": str(mine.public_id),
         "victim": str(theirs.public_id),
         "victim_item": str(victim_item.public_id),
         "unread_item": str(unread.public_id),
         "browser": browser.address,
+        "hook": str(hook.public_id),
+        "victim_hook": str(victim_hook.public_id),
     }
     clients = {}
     for name, who in (("user", user), ("idle", idle)):
@@ -204,7 +244,15 @@ def fill(value: Any, places: dict[str, str]) -> Any:
 def state() -> list[list[dict[str, Any]]]:
     return [
         list(model.objects.order_by("pk").values())
-        for model in (Device, Subscription, Topic, InboxItem, NotificationPreference, QuietHours)
+        for model in (
+            Device,
+            Subscription,
+            Topic,
+            InboxItem,
+            NotificationPreference,
+            QuietHours,
+            WebhookEndpoint,
+        )
     ]
 
 
@@ -231,7 +279,13 @@ def replace(body: Any, path: tuple, value: Any) -> Any:
     return body
 
 
-NO_OP_WHEN_EMPTY = ("update-device", "preference-patch", "preference-put", "preference-patch-unset")
+NO_OP_WHEN_EMPTY = (
+    "update-device",
+    "preference-patch",
+    "preference-put",
+    "preference-patch-unset",
+    "update-webhook",
+)
 
 
 def verdict(endpoint: Endpoint, case: str, path: tuple, value: Any) -> str:
@@ -249,11 +303,13 @@ def verdict(endpoint: Endpoint, case: str, path: tuple, value: Any) -> str:
         return "effect"  # the proof needs keys.auth only; p256dh is "accepted and ignored"
     if endpoint.name == "unsubscribe":
         return "no-op"  # an endpoint nobody has: 204, as for any unknown subscription
-    if field in ("name", "user_agent") and number:
+    if field in ("name", "user_agent", "description") and number:
         return "effect"  # DRF's CharField takes a number as its text ("1.5")
+    if path[:1] == ("event_types",) and len(path) == 2 and number:
+        return "effect"  # the same for each event type name
     if field == "expirationTime" and (number or isinstance(value, bool)) and value >= 0:
         return "effect"  # accepted and ignored, as documented; DRF's FloatField takes true as 1.0
-    if field in ("push", "in_app", "enabled") and number and value in (1, 0):
+    if field in ("push", "in_app", "enabled", "active") and number and value in (1, 0):
         return "effect"  # DRF's BooleanField takes 1 and 0, so 1.0 and 0.0
     return "refused"
 
@@ -441,6 +497,8 @@ def test_the_suite_covers_every_write_endpoint_of_the_api():
         "inbox/{victim_item}/": "inbox/{unread_item}/",
         "inbox/{victim_item}/read/": "inbox/{unread_item}/read/",
         "preferences/announcement/": "preferences/like/",
+        "webhooks/{victim_hook}/": "webhooks/{hook}/",
+        "webhooks/{victim_hook}/rotate-secret/": "webhooks/{hook}/rotate-secret/",
     }
     covered = {(method, generic.get(url, url)) for method, url in written}
     writes = {(m, url) for url, ms in ALLOWED_METHODS.items() for m in ms if m != "GET"}

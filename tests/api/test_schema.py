@@ -44,12 +44,22 @@ OPERATIONS = {
     ("webpush/unsubscribe/", "post"),
     ("webpush/resubscribe/", "post"),
     ("webpush/vapid-public-key/", "get"),
+    ("webhooks/", "get"),
+    ("webhooks/", "post"),
+    ("webhooks/{public_id}/", "get"),
+    ("webhooks/{public_id}/", "patch"),
+    ("webhooks/{public_id}/", "delete"),
+    ("webhooks/{public_id}/rotate-secret/", "post"),
 }
 # The inbox and notification preferences share the API's URLs (tests/compose/test_schema.py covers them).
 from tests.compose.test_schema import OPERATIONS as INBOX_OPERATIONS  # noqa: E402
 
 OPERATIONS |= INBOX_OPERATIONS
-BODILESS_POSTS = {("inbox/{public_id}/read/", "post"), ("inbox/read-all/", "post")}
+BODILESS_POSTS = {
+    ("inbox/{public_id}/read/", "post"),
+    ("inbox/read-all/", "post"),
+    ("webhooks/{public_id}/rotate-secret/", "post"),
+}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
 
