@@ -70,6 +70,11 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFICATION_TYPES": {},
     # Cache alias of the per-user rate-limit counters (django_push.compose.policies.rate_limits).
     "RATE_LIMIT_CACHE": "default",
+    # Engagement (django_push.dispatch.engagement): every push carries a signed delivery reference
+    # that the app or service worker reports opens and clicks with; it is accepted for MAX_AGE seconds.
+    "ENGAGEMENT_TRACKING": True,
+    "ENGAGEMENT_MAX_AGE": 30 * 86400,
+    "ENGAGEMENT_THROTTLE_RATE": "120/min",
 }
 
 

@@ -7,6 +7,7 @@ the browser helper follows wherever a site mounts the API.
 from django.urls import include, path
 
 from django_push.api import views
+from django_push.api.engagement import EngagementView
 
 app_name = "django_push"
 
@@ -24,5 +25,6 @@ urlpatterns = [
     path("webpush/unsubscribe/", views.WebPushUnsubscribeView.as_view(), name="webpush-unsubscribe"),
     path("webpush/resubscribe/", views.WebPushResubscribeView.as_view(), name="webpush-resubscribe"),
     path("webpush/vapid-public-key/", views.VapidPublicKeyView.as_view(), name="webpush-vapid-public-key"),
+    path("engagement/", EngagementView.as_view(), name="engagement"),
     path("", include("django_push.api.inbox_urls")),  # inbox and notification preferences
 ]

@@ -8,9 +8,9 @@ each field and as the whole body, wrong content types, invalid UTF-8, an empty b
 with the methods it does not allow.
 
 The rule for each request: the status is below 500; a refusal (4xx) leaves every row of Device,
-Subscription, Topic, InboxItem, NotificationPreference and QuietHours as it was (values included, so
-a half-applied update shows). A success (2xx) must be one of the few listed in :func:`accepted`, where
-DRF's documented coercions or a no-op make it legitimate.
+Subscription, Topic, InboxItem, NotificationPreference, QuietHours, Delivery and Notification as it
+was (values included, so a half-applied update shows). A success (2xx) must be one of the few listed
+in :func:`accepted`, where DRF's documented coercions or a no-op make it legitimate.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from django_push.models import Device, Subscription, Topic
+from django_push.dispatch import engagement
+from django_push.models import Delivery, Device, Notification, Subscription, Topic
 from django_push.models.inbox import InboxItem
 from django_push.models.preferences import NotificationPreference, QuietHours
 
@@ -117,6 +118,7 @@ ENDPOINTS = [
         },
     ),
     Endpoint("read-many", "post", "inbox/read/", {"ids": ["{unread_item}"]}),
+    Endpoint("engagement", "post", "engagement/", {"reference": "{reference}", "event": "clicked"}),
     Endpoint("preference-patch", "patch", "preferences/like/", {"push": False, "in_app": False}),
     Endpoint("preference-put", "put", "preferences/like/", {"push": False}),
     Endpoint("preference-patch-unset", "patch", "preferences/announcement/", {"push": False}),
@@ -147,6 +149,7 @@ ALLOWED_METHODS = {
     "webpush/unsubscribe/": {"POST"},
     "webpush/resubscribe/": {"POST"},
     "webpush/vapid-public-key/": {"GET"},
+    "engagement/": {"POST"},
     "inbox/": {"GET"},
     "inbox/unread-count/": {"GET"},
     "inbox/{unread_item}/": {"GET", "DELETE"},
@@ -163,7 +166,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 @pytest.fixture
 def world(push_conf):
     """Rows for every endpoint to aim at, for the signed-in user and for another one (the victim)."""
-    push_conf(ALLOW_ANONYMOUS_WEBPUSH=True, API_THROTTLE_RATE=None)
+    push_conf(ALLOW_ANONYMOUS_WEBPUSH=True, API_THROTTLE_RATE=None, ENGAGEMENT_THROTTLE_RATE=None)
     user, victim, idle = UserFactory(), UserFactory(), UserFactory()
     news = TopicFactory(name="news", self_subscribe=True)
     mine = DeviceFactory(owner=user, name="Mine", locale="en-GB", time_zone="Europe/London")
@@ -176,7 +179,10 @@ def world(push_conf):
     NotificationPreference.objects.create(user=user, notification_type="like", push=True, in_app=True)
     QuietHours.objects.create(user=user, start=time(22), end=time(7), time_zone="Europe/Paris")
     QuietHours.objects.create(user=victim, start=time(1), end=time(2))
+    pushed = Notification.objects.create(title="pushed", status="done")
+    Delivery.objects.create(notification=pushed, device=mine, platform=mine.platform, status="sent")
     places = {
+        "reference": engagement.sign(pushed.public_id, mine.public_id),
         "mine": str(mine.public_id),
         "victim": str(theirs.public_id),
         "victim_item": str(victim_item.public_id),
@@ -204,7 +210,16 @@ def fill(value: Any, places: dict[str, str]) -> Any:
 def state() -> list[list[dict[str, Any]]]:
     return [
         list(model.objects.order_by("pk").values())
-        for model in (Device, Subscription, Topic, InboxItem, NotificationPreference, QuietHours)
+        for model in (
+            Device,
+            Subscription,
+            Topic,
+            InboxItem,
+            NotificationPreference,
+            QuietHours,
+            Delivery,
+            Notification,
+        )
     ]
 
 
