@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from django_push import dispatch
-from django_push.admin import display, preview
+from django_push.admin import looks, preview
+from django_push.admin import reach as reach_mod
 from django_push.admin.forms import BroadcastForm
 from django_push.admin.notification_actions import forbidden
 from django_push.conf import PLATFORMS
@@ -55,7 +56,12 @@ def compose_view(model_admin: Any) -> Callable[[HttpRequest], HttpResponse]:
             item.devices = reach["by_platform"].get(item.platform, 0)
             if not item.ok:
                 form.add_error(None, item.problem)
-        extra = {"previews": previews, "reach": reach, "audience_summary": display.audience_summary(spec)}
+        extra = {
+            "previews": previews,
+            "looks": looks.render_all(message),
+            "reach": reach,
+            "audience_summary": reach_mod.sentence(spec),
+        }
         if form.errors:
             return _render(request, model_admin, "compose", form, extra)
         if "_send" in request.POST:
