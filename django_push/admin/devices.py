@@ -15,10 +15,13 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from django_push import dispatch
+from django_push.admin import people
 from django_push.admin.forms import DeviceAdminForm, TestPushForm
 from django_push.devices import lifecycle
 from django_push.models import Delivery, Device, Subscription
@@ -63,7 +66,7 @@ class DeviceAdmin(admin.ModelAdmin):
         "masked",
         "platform",
         "application",
-        "owner",
+        "owner_link",
         "name",
         "environment",
         "active",
@@ -93,6 +96,28 @@ class DeviceAdmin(admin.ModelAdmin):
         "last_seen_at",
         "updated_at",
     )
+
+    def get_urls(self) -> list[Any]:
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path("user/<int:user_id>/", wrap(people.user_view(self)), name="{}_{}_user".format(*info)),
+            path(
+                "user/<int:user_id>/test/",
+                wrap(people.test_push_view(self)),
+                name="{}_{}_user_test".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("owner"), ordering="owner")
+    def owner_link(self, obj: Device) -> str:
+        """The owner, linked to their push page (devices, deliveries, preferences, inbox)."""
+        if obj.owner_id is None:
+            return "–"
+        return format_html(
+            '<a href="{}">{}</a>', people.user_url(obj.owner_id, self.admin_site.name), obj.owner
+        )
 
     def get_fieldsets(self, request: HttpRequest, obj: Device | None = None) -> Any:
         # The address, p256dh and auth are never form fields; only Web Push subscriptions have keys.
