@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from django_push import dispatch
-from django_push.admin import display, notification_actions, reach, views
+from django_push.admin import dashboard, display, notification_actions, reach, views
 from django_push.admin.broadcast import compose_view
 from django_push.admin.notification_actions import CANCELLABLE
 from django_push.dispatch.sweep import RETRYABLE_NOTIFICATIONS
@@ -122,6 +122,7 @@ class NotificationAdmin(admin.ModelAdmin):
         return [
             path("compose/", wrap(compose_view(self)), name="{}_{}_compose".format(*info)),
             path("compose/reach/", wrap(reach.reach_view(self)), name="{}_{}_compose_reach".format(*info)),
+            path("dashboard/", wrap(dashboard.dashboard_view(self)), name="{}_{}_dashboard".format(*info)),
             path(
                 "<path:object_id>/progress/",
                 wrap(views.progress_view(self)),
