@@ -106,12 +106,34 @@ def measure() -> dict[str, object]:
     from django_push.models import stats
 
     since = timezone.now() - timedelta(days=29)
+    today = timezone.localdate()
+    first = today - timedelta(days=29)
     queries = {
         "daily_outcomes": lambda: stats.daily_outcomes(since),
         "daily_opens": lambda: stats.daily_opens(since),
         "top_failures": lambda: stats.top_failures(since),
     }
     out: dict[str, object] = {}
+    # What the dashboard runs: settled days from the rollup (cold: computed; warm: cached), the last
+    # two days live. The cache is the local-memory one of bench.settings (per process).
+    from django.core.cache import cache
+
+    for name, query in (("daily_outcomes", stats.daily_outcomes), ("daily_opens", stats.daily_opens)):
+        cache.clear()
+        t0 = time.perf_counter()
+        stats.settled(query, first, today)
+        cold = time.perf_counter() - t0
+        warm = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            rows, cached = stats.settled(query, first, today)
+            warm.append(time.perf_counter() - t0)
+        assert cached
+        out[f"dashboard_{name}"] = {
+            "rollup_cold_ms": round(1000 * cold, 1),
+            "rollup_warm_median_ms": round(1000 * statistics.median(warm), 1),
+            "rows": len(rows),
+        }
     for name, run in queries.items():
         run()  # warm-up
         times = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -42,8 +42,8 @@ def dashboard_view(model_admin: Any) -> Callable[[HttpRequest], HttpResponse]:
             return forbidden(request, model_admin, "django_push.view_notification")
         today = timezone.localdate()
         first = today - timedelta(days=DAYS - 1)
-        since = timezone.make_aware(datetime.combine(first, time.min))
-        data = collect(since, first, today)
+        since = stats.start_of(first)
+        data = collect(first, today)
         context = {
             **model_admin.admin_site.each_context(request),
             "opts": Notification._meta,
@@ -61,18 +61,20 @@ def dashboard_view(model_admin: Any) -> Callable[[HttpRequest], HttpResponse]:
     return view
 
 
-def collect(since: Any, first: date, today: date) -> dict[str, Any]:
+def collect(first: date, today: date) -> dict[str, Any]:
     """Per platform and in total: ``{"platform", "label", "by_day": {day: {series: n}}, "totals"}``."""
     days = stats.days(first, today)
     series_of = {status: name for name, statuses in SERIES.items() for status in statuses}
     by_platform: dict[str, dict[date, dict[str, int]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(int))
     )
-    for row in stats.daily_outcomes(since):
+    outcomes, _cached = stats.settled(stats.daily_outcomes, first, today)
+    opens, _cached = stats.settled(stats.daily_opens, first, today)
+    for row in outcomes:
         name = series_of.get(row["status"])
         if name:
             by_platform[row["platform"]][row["day"]][name] += row["n"]
-    for row in stats.daily_opens(since):
+    for row in opens:
         by_platform[row["platform"]][row["day"]]["opened"] += row["n"]
     entries = []
     total: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
