@@ -41,8 +41,10 @@ def test_list_shows_masked_addresses_and_health(admin_client):
     assert "Alice&#x27;s phone" in html
     for secret in secrets_of(apns, web):
         assert secret not in html
-    for column in ("platform", "application", "owner", "environment", "active", "failure_count"):
+    for column in ("platform", "application", "owner_link", "environment", "health_column"):
         assert f"column-{column}" in html
+    # Health in one compact cell (active, failures in a row, last success), so it fits at 1280 px.
+    assert "failing (2 failures in a row)" in html and "never delivered" in html
 
 
 def test_search_by_owner_and_name_not_by_token(admin_client):
