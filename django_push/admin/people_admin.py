@@ -1,7 +1,8 @@
 """Admin pages for what users set and receive: inbox items, notification preferences, quiet hours.
 
-Inbox items are records written by django_push (read-only here, deletable); preferences and quiet
-hours are the user's settings, editable by staff helping them, checked with the model's own rules.
+Read-only: inbox items are records written by django_push, and preferences and quiet hours are the
+user's own settings, changed through the API's services (which validate them); the admin, like every
+entry point, writes nothing of its own. Staff see them here and on the user's push page.
 """
 
 from __future__ import annotations
@@ -14,8 +15,19 @@ from django.http import HttpRequest
 from django_push.models import InboxItem, NotificationPreference, QuietHours
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(InboxItem)
-class InboxItemAdmin(admin.ModelAdmin):
+class InboxItemAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "user", "notification_type", "created_at", "read_at")
     list_filter = ("notification_type", ("read_at", admin.EmptyFieldListFilter), "created_at")
     list_select_related = ("user",)
@@ -24,15 +36,9 @@ class InboxItemAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(NotificationPreference)
-class NotificationPreferenceAdmin(admin.ModelAdmin):
+class NotificationPreferenceAdmin(ReadOnlyAdmin):
     list_display = ("user", "notification_type", "push", "in_app", "updated_at")
     list_filter = ("notification_type", "push", "in_app")
     list_select_related = ("user",)
@@ -40,7 +46,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(QuietHours)
-class QuietHoursAdmin(admin.ModelAdmin):
+class QuietHoursAdmin(ReadOnlyAdmin):
     list_display = ("user", "enabled", "start", "end", "time_zone", "updated_at")
     list_filter = ("enabled",)
     list_select_related = ("user",)
