@@ -333,3 +333,31 @@ def test_the_per_user_page_and_its_test_push(live_server, browser, django_user_m
     )
     page.screenshot(path=str(SHOTS / "console-10-dashboard.png"), full_page=True)
     context.close()
+
+
+def test_a_notification_held_for_quiet_hours_says_until_when(live_server, browser, django_user_model):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
+    devices = DeviceFactory.create_batch(2)
+    until = timezone.now() + timedelta(hours=6)
+    n = Notification.objects.create(
+        title="Night news", status="sending", targeted=2, planned_at=timezone.now()
+    )
+    for device in devices:  # what the quiet-hours filter leaves: pending, unclaimed, due later
+        Delivery.objects.create(
+            notification=n, device=device, platform="apns", next_attempt_at=until, reason="quiet hours"
+        )
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = login(context, live_server)
+    page.goto(f"{live_server.url}/admin/django_push/notification/{n.pk}/change/")
+    expect(page.locator("#push-progress .dp-progress-text")).to_contain_text("held until")
+    expect(page.locator("[data-push-held]")).to_contain_text("2 deliveries held until")
+    expect(page.locator("[data-push-held]")).to_contain_text("(quiet hours)")
+    page.wait_for_timeout(1500)  # a poll later it still says so (not "0%")
+    expect(page.locator("#push-progress .dp-progress-text")).to_contain_text("held until")
+    page.screenshot(path=str(SHOTS / "console-11-held-until.png"), full_page=False)
+    context.close()
