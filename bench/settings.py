@@ -19,6 +19,13 @@ DATABASES = {
         "HOST": os.environ.get("PGHOST", "127.0.0.1"),
         "USER": os.environ.get("PGUSER", "postgres"),
         "PORT": os.environ.get("PGPORT", "5432"),
+        # BENCH_SCHEMA: work in a schema of an existing database (bench/dashboard_scale.py uses the
+        # shared database "test" without touching its public schema).
+        **(
+            {"OPTIONS": {"options": f"-c search_path={os.environ['BENCH_SCHEMA']}"}}
+            if os.environ.get("BENCH_SCHEMA")
+            else {}
+        ),
     }
 }
 CELERY_TASK_ALWAYS_EAGER = True

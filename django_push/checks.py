@@ -19,6 +19,7 @@ from django_push.exceptions import PushConfigurationError
 BACKEND_KEYS = {"BACKEND", "OPTIONS"}
 APPLICATION_KEYS = {"PLATFORM", "OPTIONS"}
 POSITIVE_INTS = (
+    "ENGAGEMENT_MAX_AGE",
     "CHUNK_SIZE",
     "FAILURE_THRESHOLD",
     "STALE_DEVICE_DAYS",

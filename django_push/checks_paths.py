@@ -29,6 +29,9 @@ def check_paths(raw: dict[str, Any]) -> list[checks.CheckMessage]:
     errors += _check_renderer(raw.get("MESSAGE_RENDERER", DEFAULTS["MESSAGE_RENDERER"]))
     errors += _check_channel_paths(raw)
     errors += _check_throttle_rate(raw.get("API_THROTTLE_RATE", DEFAULTS["API_THROTTLE_RATE"]))
+    errors += _check_throttle_rate(
+        raw.get("ENGAGEMENT_THROTTLE_RATE", DEFAULTS["ENGAGEMENT_THROTTLE_RATE"]), "ENGAGEMENT_THROTTLE_RATE"
+    )
     types_ok, type_errors = _check_notification_types()
     errors += type_errors
     errors += _check_event_rules(raw.get("EVENT_RULES", DEFAULTS["EVENT_RULES"]), types_ok)
@@ -166,19 +169,20 @@ def _check_event_rules(value: Any, types_ok: bool) -> list[checks.CheckMessage]:
 
 
 # -- rates and types ------------------------------------------------------------------------------
-def _check_throttle_rate(value: Any) -> list[checks.CheckMessage]:
+def _check_throttle_rate(value: Any, key: str = "API_THROTTLE_RATE") -> list[checks.CheckMessage]:
     if not value or missing("api"):
         return []  # None turns the throttle off; without the api extra there is no API to throttle
-    from django_push.api.throttling import RegistrationThrottle
+    from django_push.api.throttling import EngagementThrottle, RegistrationThrottle
 
+    throttle = EngagementThrottle if key == "ENGAGEMENT_THROTTLE_RATE" else RegistrationThrottle
+    what = "engagement reports" if key == "ENGAGEMENT_THROTTLE_RATE" else "device registration"
     try:
-        RegistrationThrottle()  # exactly what each request does: get_rate(), then DRF's parse_rate()
+        throttle()  # exactly what each request does: get_rate(), then DRF's parse_rate()
     except Exception:
         return [
             checks.Error(
-                f'DJANGO_PUSH["API_THROTTLE_RATE"] = {value!r} is not a rate; device registration would '
-                "answer 500.",
-                hint='DJANGO_PUSH["API_THROTTLE_RATE"] = "60/min": a count, "/", and s, m, h or d '
+                f'DJANGO_PUSH["{key}"] = {value!r} is not a rate; {what} would answer 500.',
+                hint=f'DJANGO_PUSH["{key}"] = "60/min": a count, "/", and s, m, h or d '
                 '(e.g. "10/s", "1000/hour", "5000/day"), or None for no throttle.',
                 id="django_push.E019",
             )

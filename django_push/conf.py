@@ -99,6 +99,11 @@ DEFAULTS: dict[str, Any] = {
     # Keep FCM's own topics in sync with local Subscriptions of FCM devices (Instance ID batchAdd/
     # batchRemove; django_push.dispatch.topic_sync), so a topic audience can go as one FCM topic send.
     "FCM_TOPIC_SYNC": False,
+    # Engagement (django_push.dispatch.engagement): every push carries a signed delivery reference
+    # that the app or service worker reports opens and clicks with; it is accepted for MAX_AGE seconds.
+    "ENGAGEMENT_TRACKING": True,
+    "ENGAGEMENT_MAX_AGE": 30 * 86400,
+    "ENGAGEMENT_THROTTLE_RATE": "120/min",
 }
 
 

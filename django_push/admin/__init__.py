@@ -8,8 +8,28 @@
 * :mod:`.webhooks`: webhook endpoints (secret shown once, rotate, re-enable)
 * :mod:`.broadcast`: the broadcast composer (needs ``django_push.send_broadcast``)
 * :mod:`.live_activities`: "End selected Live Activities", broadcast channels ("Delete … at APNs")
+* :mod:`.people`: a page per user (devices, deliveries, preferences, quiet hours, inbox, test push)
+* :mod:`.people_admin`: inbox items, notification preferences, quiet hours
 """
 
-from django_push.admin import devices, live_activities, notifications, steps, topic_sync, topics, webhooks
+from django_push.admin import (
+    devices,
+    live_activities,
+    notifications,
+    people_admin,
+    steps,
+    topic_sync,
+    topics,
+    webhooks,
+)
 
-__all__ = ["devices", "live_activities", "notifications", "steps", "topic_sync", "topics", "webhooks"]
+__all__ = [
+    "devices",
+    "live_activities",
+    "notifications",
+    "people_admin",
+    "steps",
+    "topic_sync",
+    "topics",
+    "webhooks",
+]

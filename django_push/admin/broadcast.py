@@ -13,7 +13,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -23,8 +22,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from django_push import dispatch
-from django_push.admin import display, preview
+from django_push.admin import looks, preview
+from django_push.admin import reach as reach_mod
 from django_push.admin.forms import BroadcastForm
+from django_push.admin.notification_actions import forbidden
 from django_push.conf import PUSH_PLATFORMS
 from django_push.dispatch import audience as audience_mod
 from django_push.models import FCMDelivery, Notification
@@ -39,9 +40,9 @@ TEMPLATES = {
 def compose_view(model_admin: Any) -> Callable[[HttpRequest], HttpResponse]:
     def view(request: HttpRequest) -> HttpResponse:
         if not model_admin.has_broadcast_permission(request):
-            raise PermissionDenied
+            return forbidden(request, model_admin)
         if request.method != "POST":
-            return _render(request, model_admin, "compose", BroadcastForm())
+            return _render(request, model_admin, "compose", BroadcastForm(initial=_initial(request)))
         form = BroadcastForm(request.POST)
         if "_edit" in request.POST or not form.is_valid():
             return _render(request, model_admin, "compose", form)
@@ -55,7 +56,12 @@ def compose_view(model_admin: Any) -> Callable[[HttpRequest], HttpResponse]:
             item.devices = reach["by_platform"].get(item.platform, 0)
             if not item.ok:
                 form.add_error(None, item.problem)
-        extra = {"previews": previews, "reach": reach, "audience_summary": display.audience_summary(spec)}
+        extra = {
+            "previews": previews,
+            "looks": looks.render_all(message),
+            "reach": reach,
+            "audience_summary": reach_mod.sentence(spec),
+        }
         if form.errors:
             return _render(request, model_admin, "compose", form, extra)
         if "_send" in request.POST:
@@ -64,6 +70,27 @@ def compose_view(model_admin: Any) -> Callable[[HttpRequest], HttpResponse]:
         return _render(request, model_admin, step, form, extra)
 
     return view
+
+
+def _initial(request: HttpRequest) -> dict[str, Any]:
+    """The composer prefilled from ``?draft=<id>`` ("Duplicate as draft"): the message, and the
+    audience split back into the composer's fields (anything else stays in the audience JSON)."""
+    draft_id = request.GET.get("draft", "")
+    draft = Notification.objects.filter(pk=int(draft_id)).first() if draft_id.isdigit() else None
+    if draft is None:
+        return {}
+    audience = dict(draft.audience or {})
+    initial: dict[str, Any] = {
+        name: getattr(draft, name)
+        for name in ("title", "body", "data", "priority", "ttl", "collapse_key", "push_type", "overrides")
+    }
+    initial["everyone"] = bool(audience.pop("all", False))
+    initial["topics"] = audience.pop("topics", [])
+    initial["users"] = ", ".join(str(u) for u in audience.pop("users", []))
+    initial["platforms"] = audience.pop("platforms", [])
+    initial["applications"] = audience.pop("applications", [])
+    initial["audience_json"] = audience
+    return initial
 
 
 def _reach(spec: dict[str, Any]) -> dict[str, Any]:

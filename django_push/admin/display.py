@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -51,22 +51,28 @@ def audience_summary(spec: dict[str, Any] | None) -> str:
     return " · ".join(parts) or _("nobody")
 
 
-def progress_bar(notification: Notification, *, small: bool = False) -> SafeString:
+def progress_bar(notification: Notification, *, small: bool = False, text: str = "") -> SafeString:
+    """The bar; ``text`` replaces the percentage shown on it (e.g. "held until …")."""
     pct = notification.progress
     return format_html(
         '<div class="dp-progress{}" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
         'aria-valuenow="{}"><div class="dp-progress-fill dp-status-{}" style="width: {}%"></div>'
-        '<span class="dp-progress-text">{}%</span></div>',
+        '<span class="dp-progress-text">{}</span></div>',
         " dp-progress-small" if small else "",
         pct,
         notification.status,
         pct,
-        pct,
+        text or f"{pct}%",
     )
 
 
-def progress_data(notification: Notification) -> dict[str, Any]:
-    """What the progress endpoint returns and the detail page starts from."""
+def progress_data(notification: Notification, held: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the progress endpoint returns and the detail page starts from. ``held``: the deliveries
+    waiting out quiet hours (django_push.admin.charts.held); when every pending one is held, the bar
+    says "held until …" rather than a percentage that does not move."""
+    text = f"{notification.progress}%"
+    if held and held["count"] >= notification.pending:
+        text = _("held until %(when)s") % {"when": held["until_display"]}
     return {
         "id": notification.pk,
         "status": notification.status,
@@ -79,8 +85,52 @@ def progress_data(notification: Notification) -> dict[str, Any]:
         "skipped": notification.skipped,
         "unknown": notification.unknown,
         "pending": notification.pending,
+        "displayed": notification.displayed,
+        "opened": notification.opened,
+        "clicked": notification.clicked,
+        "open_rate": open_rate(notification),
+        "held": held,
+        "held_text": held_text(held),
+        "progress_text": text,
         "final": notification.status in FINAL_STATUSES,
     }
+
+
+def counters_cell(notification: Notification) -> SafeString:
+    """ "1,265 / 3 / 1 / 0 of 1,270" with each number's meaning in its title (screen readers read the
+    visually hidden labels)."""
+    other = notification.skipped + notification.unknown
+    parts = (
+        (notification.sent, _("sent")),
+        (notification.failed, _("failed")),
+        (notification.invalid, _("invalid tokens")),
+        (other, _("skipped or unknown")),
+    )
+    return format_html(
+        '<span class="dp-cell-counters">{} {} <abbr title="{}">{}</abbr></span>',
+        format_html_join(" / ", '<abbr title="{1}" aria-label="{0} {1}">{0}</abbr>', parts),
+        _("of"),
+        _("targeted"),
+        notification.targeted,
+    )
+
+
+def held_text(held: dict[str, Any] | None) -> str:
+    """ "3 deliveries held until 2 Dec 2026, 22:00 (quiet hours)." or ""."""
+    if not held:
+        return ""
+    return ngettext(
+        "%(count)d delivery held until %(when)s (%(reason)s).",
+        "%(count)d deliveries held until %(when)s (%(reason)s).",
+        held["count"],
+    ) % {"count": held["count"], "when": held["until_display"], "reason": held["reason"] or _("a filter")}
+
+
+def open_rate(notification: Notification) -> str:
+    """Opened as a share of sent ("42.5%"), or "–" before anything was sent."""
+    if not notification.sent:
+        return "–"
+    return f"{100 * notification.opened / notification.sent:.1f}%"
 
 
 def outcome_chart(notification: Notification) -> list[dict[str, Any]]:
@@ -95,15 +145,17 @@ def outcome_chart(notification: Notification) -> list[dict[str, Any]]:
     for platform, status, n in rows:
         counts.setdefault(platform, {})[status] = n
     chart = []
-    for platform in Platform:
-        by_status = counts.get(platform.value)
-        if not by_status:
-            continue
+    labels = dict(Platform.choices)
+    for platform in sorted(
+        counts,
+        key=lambda value: (value not in labels, list(labels).index(value) if value in labels else 0, value),
+    ):
+        by_status = counts[platform]
         total = sum(by_status.values())
         chart.append(
             {
-                "platform": platform.value,
-                "label": str(platform.label),
+                "platform": platform,
+                "label": str(labels.get(platform, platform)),
                 "total": total,
                 "segments": [
                     {
@@ -112,7 +164,7 @@ def outcome_chart(notification: Notification) -> list[dict[str, Any]]:
                         "count": by_status[status.value],
                         "percent": round(100 * by_status[status.value] / total, 2),
                     }
-                    for status in STATUS_ORDER
+                    for status in (*STATUS_ORDER, *(s for s in DeliveryStatus if s not in STATUS_ORDER))
                     if by_status.get(status.value)
                 ],
             }

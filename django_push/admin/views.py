@@ -1,4 +1,9 @@
-"""The notification detail page's data: the progress endpoint, the outcome chart and the delivery log."""
+"""The notification detail page's data: the progress endpoint, the outcome chart, the engagement
+funnel and the delivery log.
+
+The progress endpoint returns the counters and the page's live parts rendered by the same templates
+as the page itself (``fragments``), so the chart, the funnel and the log move with the bar while it
+sends, and a click reported after the send shows within one poll."""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, JsonResponse
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from django_push.admin import display
+from django_push.admin import charts, display
 from django_push.models import Delivery, Notification, ScheduledStep
 from django_push.results import DeliveryStatus
 
@@ -31,9 +37,35 @@ def progress_view(model_admin: Any) -> Callable[..., JsonResponse]:
             raise Http404
         if not model_admin.has_view_permission(request, notification):
             raise PermissionDenied
-        return JsonResponse(display.progress_data(notification))  # admin_view adds never_cache
+        live = live_context(request, notification)
+        data = dict(live["push_progress"])
+        data["fragments"] = {
+            name: render_to_string(template, live, request=request) for name, template in FRAGMENTS.items()
+        }
+        return JsonResponse(data)  # admin_view adds never_cache
 
     return view
+
+
+#: The page's live parts: each is replaced by its fresh rendering at every poll.
+FRAGMENTS = {
+    "outcomes": "django_push/admin/notification/outcomes.html",
+    "funnel": "django_push/admin/notification/funnel.html",
+    "log": "django_push/admin/notification/delivery_log.html",
+}
+
+
+def live_context(request: HttpRequest, notification: Notification) -> dict[str, Any]:
+    """What the live parts render from; the same for the page and each poll."""
+    held = charts.held(notification)
+    funnel = charts.funnel(notification)
+    return {
+        "push_progress": display.progress_data(notification, held),
+        "push_chart": display.outcome_chart(notification),
+        "push_funnel": [{**entry, "svg": charts.funnel_svg(entry)} for entry in funnel],
+        "push_log": delivery_log(request, notification),
+        "original": notification,
+    }
 
 
 def detail_context(request: HttpRequest, notification: Notification) -> dict[str, Any]:
@@ -43,12 +75,11 @@ def detail_context(request: HttpRequest, notification: Notification) -> dict[str
         args=[notification.pk],
         current_app=getattr(request, "current_app", None),
     )
+    live = live_context(request, notification)
     return {
-        "push_progress": display.progress_data(notification),
-        "push_progress_bar": display.progress_bar(notification),
+        **live,
+        "push_progress_bar": display.progress_bar(notification, text=live["push_progress"]["progress_text"]),
         "push_progress_url": progress_url,
-        "push_chart": display.outcome_chart(notification),
-        "push_log": delivery_log(request, notification),
         # Escalations this notification scheduled (pending, fired, cancelled), and the step that sent
         # it when it is itself an escalation or a digest.
         "push_steps": list(ScheduledStep.objects.filter(notification=notification).select_related("result")),

@@ -198,6 +198,7 @@ class DeviceRegistrationSerializer(_DeviceDetailsMixin):
             "auth",
             "push_manager",
         )
+        keys += ("kind", "activity_type", "activity_id", "installation")  # Live Activity tokens
         values = {k: data[k] for k in keys if k in data}
         agent = data.get("user_agent", user_agent[:512])
         if agent:  # a client that sends none keeps the one it sent last time

@@ -26,15 +26,17 @@ _PERIODS = ("s", "m", "h", "d")
 
 class RegistrationThrottle(SimpleRateThrottle):
     scope = "django_push_registration"
+    #: The DJANGO_PUSH key holding this throttle's rate.
+    setting = "API_THROTTLE_RATE"
 
     def get_rate(self) -> str | None:
-        rate = push_settings.API_THROTTLE_RATE
+        rate = getattr(push_settings, self.setting)
         if not rate:
             return None
         num, _, period = str(rate).partition("/")
         if not num.isdigit() or not period or period[0] not in _PERIODS:
             raise PushConfigurationError(
-                f"DJANGO_PUSH['API_THROTTLE_RATE'] is {rate!r}; expected e.g. '60/min', '1000/hour' or None."
+                f"DJANGO_PUSH['{self.setting}'] is {rate!r}; expected e.g. '60/min', '1000/hour' or None."
             )
         return str(rate)
 
@@ -56,3 +58,11 @@ class RegistrationThrottle(SimpleRateThrottle):
         user = getattr(request, "user", None)
         ident = f"user-{user.pk}" if user is not None and user.is_authenticated else self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class EngagementThrottle(RegistrationThrottle):
+    """Engagement reports need no login, so they are capped per client address:
+    ``DJANGO_PUSH["ENGAGEMENT_THROTTLE_RATE"]`` (default ``"120/min"``; ``None`` turns it off)."""
+
+    scope = "django_push_engagement"
+    setting = "ENGAGEMENT_THROTTLE_RATE"

@@ -7,6 +7,7 @@ the browser helper follows wherever a site mounts the API.
 from django.urls import include, path
 
 from django_push.api import views, webhooks
+from django_push.api.engagement import EngagementView
 
 app_name = "django_push"
 
@@ -32,5 +33,6 @@ urlpatterns = [
         webhooks.WebhookEndpointRotateView.as_view(),
         name="webhook-rotate-secret",
     ),
+    path("engagement/", EngagementView.as_view(), name="engagement"),
     path("", include("django_push.api.inbox_urls")),  # inbox and notification preferences
 ]

@@ -5,8 +5,8 @@ audience into keyset chunks of device ids and queues one job per chunk; ``proces
 the chunk's open deliveries, sends them through the backends, and records answers as they arrive.
 ``send_message()`` is the synchronous shortcut for "this message to these devices, now".
 ``send_due()`` starts scheduled notifications and requeues lost work; ``retry_failed()`` sends a
-notification's failed deliveries again. Every entry point (API, admin, commands, events, tasks, a
-site's own code) calls these.
+notification's failed deliveries again; ``duplicate()`` copies one as a draft. Every entry point
+(API, admin, commands, events, tasks, a site's own code) calls these.
 
 Modules: :mod:`.planning` (create, plan), :mod:`.chunks` (claim → filter → send → record),
 :mod:`.recording`, :mod:`.sweep` (due work, lost work, retries), :mod:`.audience`, :mod:`.filters`,
@@ -15,13 +15,22 @@ Modules: :mod:`.planning` (create, plan), :mod:`.chunks` (claim → filter → s
 
 from django_push.dispatch.backoff import backoff
 from django_push.dispatch.chunks import process_chunk, process_chunks
-from django_push.dispatch.planning import cancel, create, notify, plan, queue_notification, send_message
+from django_push.dispatch.planning import (
+    cancel,
+    create,
+    duplicate,
+    notify,
+    plan,
+    queue_notification,
+    send_message,
+)
 from django_push.dispatch.sweep import retry_failed, send_due
 
 __all__ = [
     "backoff",
     "cancel",
     "create",
+    "duplicate",
     "notify",
     "plan",
     "process_chunk",

@@ -22,8 +22,8 @@ from typing import Any
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from django_push.conf import push_settings
-from django_push.dispatch import jobs, recording
+from django_push.conf import PUSH_PLATFORMS, push_settings
+from django_push.dispatch import engagement, jobs, recording
 from django_push.dispatch.backoff import backoff
 from django_push.dispatch.filters import Hold, Skip, decide
 from django_push.dispatch.recording import Outcome, retry_schedule
@@ -44,6 +44,7 @@ OPEN = (DeliveryStatus.PENDING, DeliveryStatus.THROTTLED, DeliveryStatus.UNAVAIL
 FLUSH_INTERVAL = 0.05
 DEVICE_FIELDS = (
     "id",
+    "public_id",
     "platform",
     "application",
     "address",
@@ -246,7 +247,11 @@ def _render(
 ) -> dict[int, PushMessage]:
     """Each row's message (one object per distinct message, so backends batch them). Under the
     at-least-once policy every push carries the notification's dedupe key, and a resend after a
-    lost connection is marked so FCM collapses it too."""
+    lost connection is marked so FCM collapses it too.
+
+    With engagement tracking on, each push also carries its delivery's signed reference in its data
+    (:mod:`.engagement`), so every row gets its own message: the backends stay pure translators of
+    (message, targets), at the cost of one payload encoding per device instead of per batch."""
     renderer = push_settings.imported("MESSAGE_RENDERER")
     shared = notification.to_message() if renderer is None else None
     email_renderer = (
@@ -257,6 +262,10 @@ def _render(
     key = dedupe_key(notification) if notification.delivery_policy != DeliveryPolicy.AT_MOST_ONCE else ""
     variants: dict[tuple[int, bool], PushMessage] = {}
     messages: dict[int, PushMessage] = {}
+    # Push only: an e-mail, a text message or a webhook has no app or service worker to report opens.
+    refs = engagement.references(
+        notification, [devices[r[1]] for r in rows if devices[r[1]].platform in PUSH_PLATFORMS]
+    )
     for row in rows:
         device = devices[row[1]]
         if device.platform == EMAIL and email_renderer is not None:
@@ -273,6 +282,9 @@ def _render(
             elif resend:
                 variant = dataclasses.replace(base, resend=True)
             variants[(id(base), resend)] = variant
+        reference = refs.get(row[1])
+        if reference:
+            variant = dataclasses.replace(variant, data={**variant.data, engagement.REFERENCE_KEY: reference})
         messages[row[0]] = variant
     return messages
 

@@ -112,6 +112,33 @@ def cancel(notification: Notification) -> bool:
     return bool(updated)
 
 
+#: What a duplicate copies: the message and its audience, never outcomes, times or counters.
+DUPLICATED_FIELDS = (
+    "title",
+    "body",
+    "data",
+    "overrides",
+    "options",
+    "priority",
+    "ttl",
+    "collapse_key",
+    "push_type",
+    "notification_type",
+    "delivery_policy",
+    "audience",
+)
+
+
+def duplicate(notification: Notification, created_by: Any = None) -> Notification:
+    """A DRAFT copy of ``notification``'s message and audience, to edit and send again (never sent
+    by itself: the composer, prefilled from it, sends a new notification)."""
+    return Notification.objects.create(
+        status=NotificationStatus.DRAFT,
+        created_by=created_by,
+        **{name: getattr(notification, name) for name in DUPLICATED_FIELDS},
+    )
+
+
 def plan(notification_id: int, inline: bool = False) -> None:
     """Start a due notification: pre_send, then one job per keyset chunk of its audience.
 

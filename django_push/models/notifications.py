@@ -142,6 +142,15 @@ class Notification(models.Model):
         default=0,
         help_text=_("Lost with their connection; the service may have delivered them."),
     )
+    displayed = models.PositiveIntegerField(
+        _("displayed"), default=0, help_text=_("Deliveries the device reported on screen.")
+    )
+    opened = models.PositiveIntegerField(
+        _("opened"), default=0, help_text=_("Deliveries the user opened (reported by the app or browser).")
+    )
+    clicked = models.PositiveIntegerField(
+        _("clicked"), default=0, help_text=_("Deliveries whose link or action the user followed.")
+    )
     progress_at = models.DateTimeField(
         _("last progress"),
         null=True,
@@ -221,6 +230,11 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # Engagement, reported by the device with the signed reference its push carried
+    # (django_push.dispatch.engagement): each is set once, at the first report.
+    displayed_at = models.DateTimeField(_("displayed"), null=True, blank=True, editable=False)
+    opened_at = models.DateTimeField(_("opened"), null=True, blank=True, editable=False)
+    clicked_at = models.DateTimeField(_("clicked"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("delivery")
@@ -233,6 +247,19 @@ class Delivery(models.Model):
             models.Index(fields=["notification", "claim"], name="django_push_deliv_claim"),
             models.Index(fields=["status", "next_attempt_at"], name="django_push_deliv_due"),
             models.Index(fields=["created_at"], name="django_push_deliv_created"),
+            # The dashboard's aggregates (django_push.admin.dashboard): a covering index for
+            # "deliveries by day, platform and status", and partial ones for opens and failure reasons.
+            models.Index(fields=["created_at", "platform", "status"], name="django_push_deliv_day"),
+            models.Index(
+                fields=["opened_at", "platform"],
+                name="django_push_deliv_opened",
+                condition=models.Q(opened_at__isnull=False),
+            ),
+            models.Index(
+                fields=["created_at", "error_code"],
+                name="django_push_deliv_errors",
+                condition=~models.Q(error_code=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -24,6 +24,7 @@ API_NAMES = {
     "unsubscribe": "django_push:webpush-unsubscribe",
     "resubscribe": "django_push:webpush-resubscribe",
     "vapid": "django_push:webpush-vapid-public-key",
+    "engagement": "django_push:engagement",
 }
 
 
@@ -31,7 +32,8 @@ def push_urls() -> dict[str, str]:
     """The API and service worker URLs, reversed so they follow wherever the site includes them."""
     urls = {key: reverse(name) for key, name in API_NAMES.items()}
     worker = reverse("django_push_web:service-worker")
-    urls["worker"] = f"{worker}?{urlencode({'vapid': urls['vapid'], 'resubscribe': urls['resubscribe']})}"
+    query = {"vapid": urls["vapid"], "resubscribe": urls["resubscribe"], "engagement": urls["engagement"]}
+    urls["worker"] = f"{worker}?{urlencode(query)}"
     return urls
 
 

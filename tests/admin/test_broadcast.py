@@ -150,7 +150,7 @@ def test_preview_shows_payloads_sizes_and_reach(admin_client, news):
     assert '"article": 42' in previews["apns"].payload
     assert previews["webpush"].limit == 3993 and previews["apns"].limit == 4096
     html = response.content.decode()
-    assert "3 devices" in html and "topics: news" in html
+    assert "3 devices" in html and "subscribers of news" in html
     assert 'name="_confirm"' in html and 'name="_edit"' in html
     # The whole form travels along in hidden inputs.
     assert '<input type="hidden" name="topics" value="news"' in html

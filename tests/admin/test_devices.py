@@ -41,8 +41,10 @@ def test_list_shows_masked_addresses_and_health(admin_client):
     assert "Alice&#x27;s phone" in html
     for secret in secrets_of(apns, web):
         assert secret not in html
-    for column in ("platform", "application", "owner", "environment", "active", "failure_count"):
+    for column in ("platform", "application", "owner_link", "environment", "health_column"):
         assert f"column-{column}" in html
+    # Health in one compact cell (active, failures in a row, last success), so it fits at 1280 px.
+    assert "failing (2 failures in a row)" in html and "never delivered" in html
 
 
 def test_search_by_owner_and_name_not_by_token(admin_client):
@@ -196,7 +198,11 @@ def test_send_test_push_shows_result_per_device(admin_client, admin_user):
     for secret in secrets_of(ok, bad, inactive):
         assert secret not in html
     assert texts(response) == ["Test push sent to 1 of 3 selected devices."]
-    assert [(e.message.title, e.message.data) for e in testing.outbox] == [("Test", {"x": 1})] * 2
+    sent = [
+        (e.message.title, {k: v for k, v in e.message.data.items() if k != "dp_ref"}) for e in testing.outbox
+    ]
+    assert sent == [("Test", {"x": 1})] * 2
+    assert all(e.message.data["dp_ref"] for e in testing.outbox)  # each push carries its reference
     n = Notification.objects.get()
     assert (n.created_by, n.notification_type) == (admin_user, "admin_test")
 

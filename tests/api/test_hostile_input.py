@@ -8,9 +8,9 @@ each field and as the whole body, wrong content types, invalid UTF-8, an empty b
 with the methods it does not allow.
 
 The rule for each request: the status is below 500; a refusal (4xx) leaves every row of Device,
-Subscription, Topic, InboxItem, NotificationPreference, QuietHours and WebhookEndpoint as it was
-(values included, so a half-applied update shows). A success (2xx) must be one of the few listed in
-:func:`accepted`, where DRF's documented coercions or a no-op make it legitimate.
+Subscription, Topic, InboxItem, NotificationPreference, QuietHours, WebhookEndpoint, Delivery and
+Notification as it was (values included, so a half-applied update shows). A success (2xx) must be one of
+the few listed in :func:`accepted`, where DRF's documented coercions or a no-op make it legitimate.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from django_push.devices import webhooks
-from django_push.models import Device, Subscription, Topic, WebhookEndpoint
+from django_push.dispatch import engagement
+from django_push.models import Delivery, Device, Notification, Subscription, Topic, WebhookEndpoint
 from django_push.models.inbox import InboxItem
 from django_push.models.preferences import NotificationPreference, QuietHours
 
@@ -118,6 +119,7 @@ ENDPOINTS = [
         },
     ),
     Endpoint("read-many", "post", "inbox/read/", {"ids": ["{unread_item}"]}),
+    Endpoint("engagement", "post", "engagement/", {"reference": "{reference}", "event": "clicked"}),
     Endpoint("preference-patch", "patch", "preferences/like/", {"push": False, "in_app": False}),
     Endpoint("preference-put", "put", "preferences/like/", {"push": False}),
     Endpoint("preference-patch-unset", "patch", "preferences/announcement/", {"push": False}),
@@ -173,6 +175,7 @@ ALLOWED_METHODS = {
     "webpush/unsubscribe/": {"POST"},
     "webpush/resubscribe/": {"POST"},
     "webpush/vapid-public-key/": {"GET"},
+    "engagement/": {"POST"},
     "inbox/": {"GET"},
     "inbox/unread-count/": {"GET"},
     "inbox/{unread_item}/": {"GET", "DELETE"},
@@ -192,7 +195,12 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 @pytest.fixture
 def world(push_conf, monkeypatch):
     """Rows for every endpoint to aim at, for the signed-in user and for another one (the victim)."""
-    push_conf(ALLOW_ANONYMOUS_WEBPUSH=True, API_THROTTLE_RATE=None, WEBHOOKS_USER_API=True)
+    push_conf(
+        ALLOW_ANONYMOUS_WEBPUSH=True,
+        API_THROTTLE_RATE=None,
+        ENGAGEMENT_THROTTLE_RATE=None,
+        WEBHOOKS_USER_API=True,
+    )
     # Webhook URLs' DNS lookups, answered without the network (IP literals stay themselves).
     resolve = webhooks.resolve_sync
     monkeypatch.setattr(
@@ -214,7 +222,10 @@ def world(push_conf, monkeypatch):
     QuietHours.objects.create(user=victim, start=time(1), end=time(2))
     hook, _ = webhooks.create_endpoint(url="https://hooks.example.com/mine", owner=user)
     victim_hook, _ = webhooks.create_endpoint(url="https://hooks.example.com/theirs", owner=victim)
+    pushed = Notification.objects.create(title="pushed", status="done")
+    Delivery.objects.create(notification=pushed, device=mine, platform=mine.platform, status="sent")
     places = {
+        "reference": engagement.sign(pushed.public_id, mine.public_id),
         "mine": str(mine.public_id),
         "victim": str(theirs.public_id),
         "victim_item": str(victim_item.public_id),
@@ -252,6 +263,8 @@ def state() -> list[list[dict[str, Any]]]:
             NotificationPreference,
             QuietHours,
             WebhookEndpoint,
+            Delivery,
+            Notification,
         )
     ]
 

@@ -50,6 +50,7 @@ OPERATIONS = {
     ("webhooks/{public_id}/", "patch"),
     ("webhooks/{public_id}/", "delete"),
     ("webhooks/{public_id}/rotate-secret/", "post"),
+    ("engagement/", "post"),
 }
 # The inbox and notification preferences share the API's URLs (tests/compose/test_schema.py covers them).
 from tests.compose.test_schema import OPERATIONS as INBOX_OPERATIONS  # noqa: E402
@@ -105,7 +106,7 @@ def test_error_responses_are_documented(openapi):
         codes = set(operation["responses"])
         if key[1] in ("post", "patch") and key not in BODILESS_POSTS:
             assert {"400", "413"} <= codes, key
-        if key[0] != "webpush/vapid-public-key/" and key[0] != "webpush/resubscribe/":
+        if key[0] not in ("webpush/vapid-public-key/", "webpush/resubscribe/", "engagement/"):
             assert {"401", "403"} <= codes, key
         if "{public_id}" in key[0]:
             assert "404" in codes, key
@@ -117,6 +118,8 @@ def test_anonymous_endpoints_need_no_security(openapi):
     operations = _operations(openapi)
     assert operations[("webpush/vapid-public-key/", "get")]["security"] == [{}]
     assert operations[("webpush/resubscribe/", "post")]["security"] == [{}]
+    assert operations[("engagement/", "post")]["security"] == [{}]
+    assert "403" in operations[("engagement/", "post")]["responses"]
     assert {} not in operations[("devices/", "get")]["security"]
 
 

@@ -57,7 +57,9 @@ def test_a_comment_notifies_the_posts_author(demo):
     message = testing.outbox[0].message
     assert message.title == "New comment on “Hello”"
     assert message.body.startswith("bob: Nice post!") and len(message.body) <= 5 + 100
-    assert (message.data, message.thread_id) == ({"post": post.pk, "comment": comment.pk}, f"post-{post.pk}")
+    data = {k: v for k, v in message.data.items() if k != "dp_ref"}  # dp_ref: the engagement reference
+    assert (data, message.thread_id) == ({"post": post.pk, "comment": comment.pk}, f"post-{post.pk}")
+    assert message.data["dp_ref"]
     item = InboxItem.objects.get()
     assert (item.user, item.notification_type, item.title) == (author, "comment", "New comment on “Hello”")
     assert item.notification == Notification.objects.get()

@@ -115,3 +115,29 @@ function urlBase64ToUint8Array(value) {
   const raw = atob((value + padding).replace(/-/g, "+").replace(/_/g, "/"));
   return Uint8Array.from(raw, (c) => c.charCodeAt(0));
 }
+
+// Engagement: report display and clicks with the signed delivery reference the push carried
+// (data.dp_ref) to the engagement endpoint (?engagement=… on this worker's URL; see
+// docs/engagement.md). Separate listeners, so the display code above stays independent of it.
+function reportEngagement(reference, event) {
+  const url = params.get("engagement");
+  if (!url || !reference) return Promise.resolve();
+  return fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ reference: reference, event: event }),
+    credentials: "omit",
+    keepalive: true,
+  }).catch(() => undefined); // a lost report must never break showing or opening the notification
+}
+
+self.addEventListener("push", (event) => {
+  const p = parsePayload(event);
+  const reference = p.data && p.data.dp_ref;
+  if (reference) event.waitUntil(reportEngagement(reference, "displayed"));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  const data = event.notification.data || {};
+  if (data.dp_ref) event.waitUntil(reportEngagement(data.dp_ref, "clicked"));
+});
