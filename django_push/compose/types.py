@@ -42,10 +42,9 @@ CHANNELS: tuple[str, ...] = (PUSH, IN_APP, EMAIL, SMS, WEBHOOK)
 DEFAULT_CHANNELS: tuple[str, ...] = (PUSH, IN_APP)
 #: Channels whose work is Delivery rows (``in_app`` is the inbox).
 DELIVERY_CHANNELS: tuple[str, ...] = (PUSH, EMAIL, SMS, WEBHOOK)
-#: What cancels a step: the push was delivered (a SENT delivery), or the inbox item was read.
-#: "opened" is the extension point for open tracking, which nothing records yet (docs/channels.md).
-CONDITIONS: tuple[str, ...] = ("delivered", "read")
-FUTURE_CONDITIONS: tuple[str, ...] = ("opened",)
+#: What cancels a step: the push was delivered (a SENT delivery), opened (the app or service worker
+#: reported an open or a click: Delivery.opened_at), or the inbox item was read.
+CONDITIONS: tuple[str, ...] = ("delivered", "opened", "read")
 SETTING = "NOTIFICATION_TYPES"
 DELIVERY_POLICIES = ("at_least_once", "at_most_once")
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -161,11 +160,6 @@ def _check_rule(rule: Any, channels: tuple[str, ...], where: str) -> None:
         raise PushConfigurationError(f"{where} sends to {channel!r}; use one of {', '.join(allowed)}.")
     if rule.after < timedelta(0):
         raise PushConfigurationError(f"{where}: after must not be negative.")
-    if rule.unless in FUTURE_CONDITIONS:
-        raise PushConfigurationError(
-            f"{where}: unless={rule.unless!r} needs open tracking, which django_push does not record "
-            f'yet; use one of {", ".join(CONDITIONS)} (docs/channels.md, "Conditions").'
-        )
     conditions = CONDITIONS if isinstance(rule, Escalate) else ("read", "")
     if rule.unless not in conditions:
         raise PushConfigurationError(

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Max, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from django_push.conf import PUSH_PLATFORMS, push_settings
@@ -364,14 +364,10 @@ def _schedule_retry(
 ) -> None:
     """Retry only the retryable devices, after the larger of Retry-After and the backoff (or the
     backend's own ``retry_schedule`` entry for this attempt)."""
-    wait = backoff(attempt)
-    if schedule:
-        # Indexed by the deliveries' recorded attempts, not the chunk's: a retry requeued by the
-        # send_due sweep starts a new chunk at attempt 1 but keeps its place in the schedule.
-        done = Delivery.objects.filter(notification=notification, device_id__in=device_ids).aggregate(
-            most=Max("attempts")
-        )["most"]
-        wait = schedule[min(max(int(done or attempt), 1), len(schedule)) - 1]
+    # With a backend's own schedule, recording already chose the wait (its entry for the attempts the
+    # deliveries have recorded, so a retry requeued by the sweep keeps its place; jittered ±10 %) and
+    # passed it as ``retry_after``.
+    wait = 0.0 if schedule else backoff(attempt)
     delay = max(retry_after, wait)
     Delivery.objects.filter(notification=notification, device_id__in=device_ids, status__in=OPEN).update(
         next_attempt_at=timezone.now() + timedelta(seconds=delay)

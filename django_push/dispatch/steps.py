@@ -207,6 +207,16 @@ def _delivered(notification: Notification, users: list[int]) -> set[int]:
     )
 
 
+def _opened(notification: Notification, users: list[int]) -> set[int]:
+    """Users who opened (or clicked) ``notification`` on one of their devices: the app or the
+    service worker reported it with the delivery's signed reference (docs/engagement.md)."""
+    return set(
+        Delivery.objects.filter(
+            notification=notification, opened_at__isnull=False, device__owner_id__in=users
+        ).values_list("device__owner_id", flat=True)
+    )
+
+
 def _read(notification: Notification, users: list[int]) -> set[int]:
     """Users who read ``notification``'s inbox item."""
     return set(
@@ -216,9 +226,9 @@ def _read(notification: Notification, users: list[int]) -> set[int]:
     )
 
 
-#: ``unless`` conditions: (notification, user ids) -> the users for whom it is met. "opened" joins
-#: here once deliveries record opens (docs/channels.md, "Conditions").
+#: ``unless`` conditions: (notification, user ids) -> the users for whom it is met.
 CONDITIONS: dict[str, Callable[[Notification, list[int]], set[int]]] = {
     "delivered": _delivered,
+    "opened": _opened,
     "read": _read,
 }

@@ -216,3 +216,26 @@ def test_escalate_unless_read_follows_the_inbox(push_conf: Any, settings: Any, c
     sms = [e.target.address for e in testing.outbox if e.platform == "sms"]
     assert sms == [phone(ignorer)]
     assert ScheduledStep.objects.get(notification=n).reason.startswith("1 of 2 recipient(s): not read")
+
+
+def test_escalate_unless_opened_follows_the_engagement_reports(push_conf: Any, clock: Any):
+    from django_push.dispatch import engagement
+
+    rule = escalate(to="email", after=timedelta(hours=1), unless="opened")
+    push_conf(NOTIFICATION_TYPES={**TYPES, "offer": {"channels": ["push"], "rules": [rule]}})
+    opener, ignorer = UserFactory(), UserFactory()
+    DeviceFactory(owner=opener)
+    DeviceFactory(owner=ignorer)
+    n = send("offer", [opener, ignorer])
+    assert platforms(n) == {"apns": "sent"}  # both delivered: "delivered" would cancel it for both
+    # The opener's app reports the open with the reference its push carried (no login).
+    [reference] = [
+        e.message.data[engagement.REFERENCE_KEY]
+        for e in testing.outbox
+        if e.target.key is not None and Device.objects.get(pk=e.target.key).owner_id == opener.pk
+    ]
+    engagement.record(reference, "opened")
+    clock.advance(hours=1)
+    dispatch.send_due()
+    assert [m.to for m in mail.outbox] == [[ignorer.email]]
+    assert ScheduledStep.objects.get(notification=n).reason.startswith("1 of 2 recipient(s): not opened")

@@ -127,7 +127,7 @@ def test_unknown_type_is_refused():
     ("rules", "channels", "message"),
     [
         ([notification_types.escalate(to="fax", after=60)], ["push"], r"sends to 'fax'"),
-        ([notification_types.escalate(to="email", after=60, unless="opened")], ["push"], r"open tracking"),
+        ([notification_types.escalate(to="email", after=60, unless="seen")], ["push"], r"unless='seen'"),
         ([notification_types.escalate(to="email", after=60, unless="read")], ["push"], r"add 'in_app'"),
         ([notification_types.digest(channel="email", after=60)], ["push"], r"add 'in_app'"),
         ([notification_types.digest(channel="sms", after=60)], ["push", "in_app"], r"use one of email"),
