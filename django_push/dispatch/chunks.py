@@ -262,9 +262,11 @@ def _render(
     key = dedupe_key(notification) if notification.delivery_policy != DeliveryPolicy.AT_MOST_ONCE else ""
     variants: dict[tuple[int, bool], PushMessage] = {}
     messages: dict[int, PushMessage] = {}
-    # Push only: an e-mail, a text message or a webhook has no app or service worker to report opens.
+    # Push only: an e-mail, a text message or a webhook has no app or service worker to report opens,
+    # and a Live Activity update is shown by the system, never opened as a notification.
+    tracked = notification.push_type != "liveactivity"
     refs = engagement.references(
-        notification, [devices[r[1]] for r in rows if devices[r[1]].platform in PUSH_PLATFORMS]
+        notification, [devices[r[1]] for r in rows if tracked and devices[r[1]].platform in PUSH_PLATFORMS]
     )
     for row in rows:
         device = devices[row[1]]
