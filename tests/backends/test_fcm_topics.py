@@ -10,9 +10,11 @@ import json
 
 import httpx
 import pytest
-import respx
 
 pytest.importorskip("google.auth")  # the "fcm" extra (see tests/conftest.py)
+pytest.importorskip("respx")  # the "test" extra, absent from the bare core run
+
+import respx
 
 from django_push.backends.fcm_topics import IID_BATCH_LIMIT, build_batch_request, parse_batch_response
 from django_push.exceptions import InvalidTarget, PushAuthError
