@@ -34,6 +34,8 @@ SELECTORS = ("all", "users", "devices", "topics")
 RESTRICTIONS = ("channels", "platforms", "applications", "locales", "filter", "kinds")
 DEFAULT_KINDS = [DeviceKind.DEVICE.value]
 PUSH = "push"
+#: Channels whose addresses belong to a user (resolved from the user, not registered by a device).
+USER_ADDRESS_PLATFORMS: tuple[str, ...] = ("email", "sms")
 #: Audience channels → Device platforms (``in_app`` is the inbox, not an address: ignored here).
 CHANNEL_PLATFORMS: dict[str, tuple[str, ...]] = {
     PUSH: PUSH_PLATFORMS,
@@ -87,8 +89,13 @@ def devices_for(audience: dict[str, Any]) -> QuerySet[Device]:
         if audience.get("users"):
             selector |= Q(owner_id__in=audience["users"])
         if audience.get("topics"):
+            subscribed = Device.objects.filter(subscriptions__topic__name__in=audience["topics"])
+            selector |= Q(pk__in=subscribed.values("pk"))
+            # A topic is subscribed through a device; its subscribers' e-mail and SMS addresses are
+            # those of the owners of its active subscribed devices.
             selector |= Q(
-                pk__in=Device.objects.filter(subscriptions__topic__name__in=audience["topics"]).values("pk")
+                platform__in=USER_ADDRESS_PLATFORMS,
+                owner_id__in=subscribed.filter(active=True, owner__isnull=False).values("owner_id"),
             )
     selector &= Q(platform__in=platforms_for(audience))
     if audience.get("devices"):

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -194,13 +195,47 @@ def plan(notification_id: int, inline: bool = False) -> None:
 
 def _sync_channel_addresses(notification: Notification) -> int:
     """Create or update the e-mail/SMS addresses of the audience's users before it is resolved;
-    returns how many users have none (counted as targeted and skipped, so the totals add up)."""
+    returns how many users have none (counted as targeted and skipped, so the totals add up).
+
+    The users are those the audience names, the owners of devices subscribed to its topics, and with
+    ``all`` every active user: a marketing e-mail to everyone reaches users who never registered a
+    device. Synced in keyset batches, so memory stays flat for any number of users."""
     audience = notification.audience or {}
-    users = audience.get("users") or []
-    platforms = set(audience_mod.platforms_for(audience)) & set(channel_addresses.RESOLVED)
-    if not users or not platforms:
+    platforms = sorted(set(audience_mod.platforms_for(audience)) & set(channel_addresses.RESOLVED))
+    if not platforms:
         return 0
-    return sum(len(channel_addresses.sync(platform, users)) for platform in sorted(platforms))
+    unreachable = 0
+    for users in _audience_users(audience):
+        unreachable += sum(len(channel_addresses.sync(platform, users)) for platform in platforms)
+    return unreachable
+
+
+def _audience_users(audience: dict[str, Any], batch: int = 1000) -> Iterator[list[int]]:
+    """The ids of the users an audience reaches through its selectors, in ascending batches."""
+    User = get_user_model()
+    named = sorted({int(pk) for pk in audience.get("users") or []})
+    if not audience.get("all") and not audience.get("topics"):
+        for start in range(0, len(named), batch):
+            yield named[start : start + batch]
+        return
+    selector = Q(pk__in=named)
+    if audience.get("all"):
+        active = Q(is_active=True) if any(f.name == "is_active" for f in User._meta.get_fields()) else Q()
+        selector |= active
+    if audience.get("topics"):
+        subscribed = Device.objects.active().filter(
+            subscriptions__topic__name__in=audience["topics"], owner__isnull=False
+        )
+        selector |= Q(pk__in=subscribed.values("owner_id"))
+    users = User._default_manager.filter(selector).order_by("pk")
+    last = None
+    while True:
+        page = users if last is None else users.filter(pk__gt=last)
+        ids = list(page.values_list("pk", flat=True)[:batch])
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
 
 
 def _fields_from_message(message: PushMessage) -> dict[str, Any]:

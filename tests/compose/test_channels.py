@@ -17,7 +17,15 @@ from django.db import transaction
 from django_push import testing
 from django_push.compose.send import send as typed_send
 from django_push.devices import channels
-from django_push.models import Delivery, Device, Notification, NotificationPreference, QuietHours
+from django_push.models import (
+    Delivery,
+    Device,
+    Notification,
+    NotificationPreference,
+    QuietHours,
+    Subscription,
+    Topic,
+)
 from django_push.results import DeliveryStatus
 from django_push.validation import validate_phone_number
 
@@ -78,6 +86,28 @@ def test_addresses_are_synced_at_planning_and_a_user_without_one_is_skipped():
     assert (n.targeted, n.sent, n.skipped, n.status) == (4, 2, 2, "done")
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]
     assert [e.target.address for e in testing.outbox if e.platform == "sms"] == ["+442079460000"]
+
+
+def test_an_everyone_audience_mails_users_without_devices_and_topics_reach_their_owners():
+    from django_push import dispatch
+
+    ada, bob = UserFactory(email="ada@example.com"), UserFactory(email="bob@example.com")
+    UserFactory(email="gone@example.com", is_active=False)
+    nobody = UserFactory(email="")
+    with transaction.atomic():  # sent on commit
+        n = dispatch.notify(audience={"all": True, "channels": ["email"]}, title="Sale", body="Today only")
+    n.refresh_from_db()
+    assert sorted(m.to[0] for m in mail.outbox) == ["ada@example.com", "bob@example.com"]
+    assert (n.targeted, n.sent, n.skipped, n.status) == (3, 2, 1, "done")  # nobody has no address
+    mail.outbox.clear()
+
+    news = Topic.objects.create(name="news")
+    Subscription.objects.create(device=DeviceFactory(owner=bob), topic=news)
+    with transaction.atomic():
+        n = dispatch.notify(audience={"topics": ["news"], "channels": ["email"]}, title="News", body="!")
+    n.refresh_from_db()
+    assert [m.to for m in mail.outbox] == [["bob@example.com"]] and n.sent == 1
+    assert not Device.objects.filter(owner=nobody).exists() and ada.pk
 
 
 def test_an_invalid_phone_number_is_skipped_not_an_error():
