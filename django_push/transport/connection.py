@@ -257,7 +257,9 @@ class Connection(asyncio.Protocol):
     def write_pending(self) -> None:
         self.unflushed = 0
         data = self.conn.data_to_send()
-        if data and not self.closed and self.transport is not None:
+        # is_closing(): the transport may be closed (a GOAWAY drained, the peer gone) before
+        # connection_lost() sets ``closed``; asyncio's SSL transport then has no protocol to write to.
+        if data and not self.closed and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
     # -- stream outcomes ----------------------------------------------------------------------------
