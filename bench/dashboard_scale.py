@@ -57,10 +57,11 @@ def populate(db: str, schema: str, n: int) -> float:
     psql(
         "INSERT INTO django_push_device (public_id, platform, application, address, address_hash, p256dh, auth, "
         "environment, name, user_agent, locale, time_zone, active, created_at, updated_at, registered_at, "
-        "failure_count, last_failure_reason, deactivation_reason) "
+        "failure_count, last_failure_reason, deactivation_reason, kind, activity_type, activity_id, "
+        "push_manager) "
         "SELECT md5(i::text)::uuid, (ARRAY['apns','fcm','webpush'])[1 + i % 3], 'default', 'tok-' || i, "
         "encode(sha256(('tok-' || i)::bytea), 'hex'), '', '', 'production', '', '', '', '', true, now(), now(), "
-        "now(), 0, '', '' FROM generate_series(1, 10000) AS i",
+        "now(), 0, '', '', 'device', '', '', '' FROM generate_series(1, 10000) AS i",
         db,
         schema,
     )

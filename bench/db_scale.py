@@ -55,10 +55,11 @@ def create_devices(db: str, n: int) -> float:
         "INSERT INTO django_push_device (public_id, platform, application, address, address_hash, p256dh, "
         "auth, "
         "environment, name, user_agent, locale, time_zone, active, created_at, updated_at, registered_at, "
-        "failure_count, last_failure_reason, deactivation_reason) "
+        "failure_count, last_failure_reason, deactivation_reason, kind, activity_type, activity_id, "
+        "push_manager) "
         "SELECT md5(i::text || 'u')::uuid, 'fcm', 'default', 'tok-' || i, "
         "encode(sha256(('tok-' || i)::bytea), 'hex'),"
-        " '', '', 'production', '', '', '', '', true, now() - interval '400 days', now(), now(), 0, '', '' "
+        " '', '', 'production', '', '', '', '', true, now() - interval '400 days', now(), now(), 0, '', '', 'device', '', '', '' "
         f"FROM generate_series(1, {n}) AS i",
         db,
     )

@@ -163,9 +163,10 @@ def create_devices(service: str, n: int, url: str, creds: dict[str, str]) -> Non
         "TRUNCATE django_push_delivery, django_push_notification, django_push_device CASCADE; "
         "INSERT INTO django_push_device (public_id, platform, application, address, address_hash, p256dh, auth,"
         " environment, name, user_agent, locale, time_zone, active, created_at, updated_at, registered_at,"
-        " failure_count, last_failure_reason, deactivation_reason) "
+        " failure_count, last_failure_reason, deactivation_reason, kind, activity_type, activity_id, "
+        "push_manager) "
         f"SELECT md5(i::text)::uuid, '{service}', 'default', {address}, encode(sha256(({address})::bytea), 'hex'),"
-        f" '{p256dh}', '{auth}', 'production', '', '', '', '', true, now(), now(), now(), 0, '', '' "
+        f" '{p256dh}', '{auth}', 'production', '', '', '', '', true, now(), now(), now(), 0, '', '', 'device', '', '', '' "
         f"FROM generate_series(1, {n}) AS i",
         DB,
     )
@@ -402,6 +403,11 @@ def main() -> None:
         default=1000,
         help="most devices DPN's Web Push is run with (one push at a time, a new TLS connection each)",
     )
+    parser.add_argument(
+        "--no-engagement",
+        action="store_true",
+        help="ENGAGEMENT_TRACKING off: no signed delivery reference per push (its cost, measured)",
+    )
     parser.add_argument("--child-send", action="store_true")
     parser.add_argument("--chunks")
     args = parser.parse_args()
@@ -437,6 +443,8 @@ def main() -> None:
         server.stdout.readline()  # "fakepush listening on …"
         try:
             settings = push_settings(url, ca_file, creds)
+            if args.no_engagement:
+                settings["ENGAGEMENT_TRACKING"] = False
             reset_db(settings)
             ref = json.loads(
                 subprocess.run(

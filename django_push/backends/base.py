@@ -157,6 +157,8 @@ class BaseBackend:
         message: PushMessage,
         targets: Sequence[Target],
         on_result: Callable[[int, SendResult], None] | None = None,
+        *,
+        messages: Sequence[PushMessage] | None = None,
     ) -> list[SendResult]:
         """Send ``message`` to every target; exactly one result per target, in order.
 
@@ -164,10 +166,16 @@ class BaseBackend:
         caller can record outcomes before the whole batch is done. Raises :class:`PushAuthError`
         only when the service refuses our credentials; the exception's ``results`` then holds one
         result per target (those sent before it are SENT).
+
+        ``messages``, when given, is one message per target (variants of ``message`` that differ in
+        per-delivery data, such as the engagement reference): one batch still shares the backend's
+        preparation, connections and concurrency, instead of one batch per device.
         """
         targets = list(targets)
         if not targets:
             return []
+        if messages is not None and len(messages) != len(targets):
+            raise ValueError(f"{len(messages)} messages for {len(targets)} targets: give one per target")
         if not self.opened:
             await self.aopen()
         try:
@@ -187,12 +195,12 @@ class BaseBackend:
         semaphore = self._semaphore()
 
         async def one(index: int, target: Target) -> SendResult | BaseException:
-            outcome = await attempt(target)
+            outcome = await attempt(message if messages is None else messages[index], target)
             if on_result is not None and isinstance(outcome, SendResult):
                 on_result(index, outcome)
             return outcome
 
-        async def attempt(target: Target) -> SendResult | BaseException:
+        async def attempt(message: PushMessage, target: Target) -> SendResult | BaseException:
             async with semaphore:
                 try:
                     return await self.send_one(message, target)

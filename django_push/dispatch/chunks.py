@@ -244,14 +244,16 @@ def dedupe_key(notification: Notification) -> str:
 
 def _render(
     notification: Notification, rows: Sequence[Row], devices: dict[int, Device]
-) -> dict[int, PushMessage]:
+) -> tuple[dict[int, PushMessage], dict[int, int]]:
     """Each row's message (one object per distinct message, so backends batch them). Under the
     at-least-once policy every push carries the notification's dedupe key, and a resend after a
     lost connection is marked so FCM collapses it too.
 
     With engagement tracking on, each push also carries its delivery's signed reference in its data
     (:mod:`.engagement`), so every row gets its own message: the backends stay pure translators of
-    (message, targets), at the cost of one payload encoding per device instead of per batch."""
+    (message, targets), at the cost of one payload encoding per device instead of per batch. The
+    second mapping names, per row, the message it varies (``id`` of it): rows that share one are
+    sent as one backend batch with per-target messages."""
     renderer = push_settings.imported("MESSAGE_RENDERER")
     shared = notification.to_message() if renderer is None else None
     email_renderer = (
@@ -262,6 +264,7 @@ def _render(
     key = dedupe_key(notification) if notification.delivery_policy != DeliveryPolicy.AT_MOST_ONCE else ""
     variants: dict[tuple[int, bool], PushMessage] = {}
     messages: dict[int, PushMessage] = {}
+    shared_by: dict[int, int] = {}
     # Push only: an e-mail, a text message or a webhook has no app or service worker to report opens,
     # and a Live Activity update is shown by the system, never opened as a notification.
     tracked = notification.push_type != "liveactivity"
@@ -273,6 +276,7 @@ def _render(
         if device.platform == EMAIL and email_renderer is not None:
             # One message per address: subject, bodies and unsubscribe links are per user.
             messages[row[0]] = email_renderer(notification, device)
+            shared_by[row[0]] = id(messages[row[0]])
             continue
         base = shared if shared is not None else renderer(notification, device)
         resend = bool(key) and row[3]
@@ -284,11 +288,12 @@ def _render(
             elif resend:
                 variant = dataclasses.replace(base, resend=True)
             variants[(id(base), resend)] = variant
+        shared_by[row[0]] = id(variant)
         reference = refs.get(row[1])
         if reference:
             variant = dataclasses.replace(variant, data={**variant.data, engagement.REFERENCE_KEY: reference})
         messages[row[0]] = variant
-    return messages
+    return messages, shared_by
 
 
 def _start(batch: _Batch) -> _InFlight:
@@ -298,11 +303,12 @@ def _start(batch: _Batch) -> _InFlight:
     retry: list[tuple[int, float]] = []
     if not rows:
         return _InFlight(batch, None, answers, retry)
-    messages = _render(notification, rows, devices)
+    messages, shared_by = _render(notification, rows, devices)
+    # One backend batch per (platform, application, message before its per-delivery reference).
     groups: dict[tuple[str, str, int], list[Row]] = defaultdict(list)
     for row in rows:
         device = devices[row[1]]
-        groups[(device.platform, device.application, id(messages[row[0]]))].append(row)
+        groups[(device.platform, device.application, shared_by[row[0]])].append(row)
     jobs_to_run = []
     for (platform, application, _), group in groups.items():
         outcomes = [
@@ -315,15 +321,18 @@ def _start(batch: _Batch) -> _InFlight:
             retry += recording.record(notification, [_with(o, failed) for o in outcomes], timezone.now())
             continue
         message = messages[group[0][0]]
+        per_target: list[PushMessage] | None = None
         if platform == Platform.WEBHOOK:
             message, targets = webhook_targets(notification, message, [devices[r[1]] for r in group])
         else:
             targets = [devices[r[1]].to_target() for r in group]
+            if any(messages[r[0]] is not message for r in group):
+                per_target = [messages[r[0]] for r in group]
 
         def on_result(index: int, result: SendResult, _outcomes: list[Outcome] = outcomes) -> None:
             answers.put(_with(_outcomes[index], result))
 
-        jobs_to_run.append(backend.asend(message, targets, on_result=on_result))
+        jobs_to_run.append(backend.asend(message, targets, on_result=on_result, messages=per_target))
     future = loop.run_soon(_gather(jobs_to_run)) if jobs_to_run else None
     return _InFlight(batch, future, answers, retry)
 

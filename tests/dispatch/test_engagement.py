@@ -23,6 +23,23 @@ def _sent(*devices):
     return n, refs
 
 
+def test_references_do_not_split_a_chunk_into_one_batch_per_device(monkeypatch):
+    from django_push.backends.locmem import LocmemBackend
+
+    batches = []
+    original = LocmemBackend.asend
+
+    async def counting(self, message, targets, on_result=None, *, messages=None):
+        batches.append((len(targets), None if messages is None else len(messages)))
+        return await original(self, message, targets, on_result, messages=messages)
+
+    monkeypatch.setattr(LocmemBackend, "asend", counting)
+    devices = DeviceFactory.create_batch(40)
+    _, refs = _sent(*devices)
+    assert batches == [(40, 40)]  # one batch, a message per target
+    assert len(set(refs.values())) == 40
+
+
 def test_every_push_carries_its_own_reference_in_each_platforms_data():
     apns, fcm, web = DeviceFactory(), DeviceFactory(platform="fcm"), WebPushDeviceFactory()
     n, refs = _sent(apns, fcm, web)
