@@ -61,32 +61,19 @@ class NotificationAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        # Status, counters and the finish time are in the Progress box, which the page keeps live;
+        # a second, static copy here would say "sending" next to a live "done".
         (
             _("Status"),
             {
                 "fields": (
-                    "status",
                     "notification_type",
+                    "delivery_policy",
                     "created_by",
                     "created_at",
                     "scheduled_at",
                     "started_at",
                     "planned_at",
-                    "finished_at",
-                )
-            },
-        ),
-        (
-            _("Counters"),
-            {
-                "fields": (
-                    "targeted",
-                    "sent",
-                    "failed",
-                    "invalid",
-                    "skipped",
-                    "unknown",
-                    "delivery_policy",
                 )
             },
         ),
