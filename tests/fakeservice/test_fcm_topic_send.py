@@ -85,7 +85,7 @@ def test_several_topics_go_as_one_condition_and_reach_each_device_once(synced):
 
 def test_a_topic_send_that_cannot_be_made_is_recorded_and_fails_the_notification(synced):
     Topic.objects.create(name="news")
-    with override_settings(DJANGO_PUSH={"FCM_TOPIC_SYNC": True, "BACKENDS": {}}):  # no FCM backend
+    with override_settings(DJANGO_PUSH={"FCM_TOPIC_SYNC": True, "BACKENDS": {}, "USE_CELERY": False}):
         failed = dispatch.notify(
             audience={"topics": ["news"], "platforms": ["fcm"]},
             message=PushMessage(title="T"),
