@@ -182,7 +182,9 @@ def plan(notification_id: int, inline: bool = False) -> None:
             recording.create_deliveries(notification.pk, ids, timezone.now())
             yield ids
 
-    if inline:
+    if inline or not jobs.use_celery():
+        # In this process (send_message, or no Celery): pipelined, so the database work of the next
+        # chunk overlaps the sends of the current one. With Celery, one task per chunk instead.
         process_chunks(notification.pk, planned_chunks())
     else:
         for ids in planned_chunks():

@@ -23,16 +23,17 @@ NOT_PROCESSED = SendResult.unavailable("not_processed", "GOAWAY above 7", counts
 
 @pytest.fixture
 def lost_jobs(monkeypatch):
-    """The broker loses every chunk job (a worker killed with them prefetched); plans still run."""
+    """A site on Celery whose broker loses every chunk job (a worker killed with them prefetched);
+    other jobs run here."""
     dropped: list[tuple] = []
-    real = jobs.enqueue
 
     def enqueue(task_name, func, *args, countdown=None):
         if task_name == chunks.CHUNK_TASK:
             dropped.append(args)
             return
-        real(task_name, func, *args, countdown=countdown)
+        func(*args)
 
+    monkeypatch.setattr(jobs, "use_celery", lambda: True)  # chunks go out as tasks, one per chunk
     monkeypatch.setattr(jobs, "enqueue", enqueue)
     return dropped
 
