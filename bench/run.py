@@ -24,6 +24,7 @@ import base64
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -213,9 +214,28 @@ def child_send(chunk_file: str | None) -> None:
 def send(settings: dict, workers: int) -> dict:
     env = child_env(settings)
     if workers == 1:
+        # BENCH_PYSPY=out.txt: record the worker with py-spy (collapsed stacks, idle samples too).
+        spy = os.environ.get("BENCH_PYSPY")
+        prefix = (
+            [
+                "py-spy",
+                "record",
+                os.environ.get("BENCH_PYSPY_MODE", "--idle"),
+                "--threads",
+                "-f",
+                "raw",
+                "-r",
+                "200",
+                "-o",
+                spy,
+                "--",
+            ]
+            if spy
+            else []
+        )
         out = (
             subprocess.run(
-                [sys.executable, "-m", "bench.run", "--child-send"],
+                [*prefix, sys.executable, "-m", "bench.run", "--child-send"],
                 env=env,
                 cwd=ROOT,
                 check=True,
@@ -223,9 +243,9 @@ def send(settings: dict, workers: int) -> dict:
                 text=True,
             )
             .stdout.strip()
-            .splitlines()[-1]
+            .splitlines()
         )
-        results = [json.loads(out)]
+        results = [json.loads(next(line for line in reversed(out) if line.startswith("{")))]
         sent = results[0]["sent"]
     else:
         # Plan in this process (as the planner task would), then N processes share the chunks, as N
@@ -387,6 +407,24 @@ def dpn_table(report: dict) -> None:
         print(f"* DPN run with {sizes} devices (capped), ours with {report['devices']:,}")
 
 
+def print_medians(report: dict) -> None:
+    """The median of each configuration's ratios to the reference client run just before it."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in report["runs"]:
+        groups.setdefault((r["latency_ms"], r["service"], r["workers"]), []).append(r)
+    print("medians over the repeats (ratio to the reference client run just before):")
+    for (latency, service, workers), runs in groups.items():
+        ratios = sorted(r["ratio_to_reference"] for r in runs)
+        rates = sorted(r["per_second"] for r in runs)
+        refs = sorted(r["reference_per_second"] for r in runs)
+        cpu = sorted(r["cpu_s_per_1000"] for r in runs)
+        print(
+            f"  {latency:.0f} ms {service:8} workers={workers}: ratio {statistics.median(ratios):.2f} "
+            f"(range {ratios[0]:.2f}-{ratios[-1]:.2f}), {statistics.median(rates):.0f}/s against "
+            f"{statistics.median(refs):.0f}/s, {statistics.median(cpu):.3f} s CPU/1000, runs {len(runs)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=10_000)
@@ -407,6 +445,13 @@ def main() -> None:
         "--no-engagement",
         action="store_true",
         help="ENGAGEMENT_TRACKING off: no signed delivery reference per push (its cost, measured)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="alternate the reference client and each run this many times; report the median ratio "
+        "(on a shared machine single runs vary by a factor of two)",
     )
     parser.add_argument("--child-send", action="store_true")
     parser.add_argument("--chunks")
@@ -446,85 +491,88 @@ def main() -> None:
             if args.no_engagement:
                 settings["ENGAGEMENT_TRACKING"] = False
             reset_db(settings)
-            ref = json.loads(
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.reference_client",
-                        "--url",
-                        url,
-                        "--ca-file",
-                        ca_file,
-                        "-n",
-                        str(args.devices),
-                    ],
-                    cwd=ROOT,
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout.strip()
-            )
-            print(
-                f"latency {latency * 1000:.0f} ms  reference client: {ref['per_second']}/s, "
-                f"{ref['cpu_ms_per_request']} ms CPU/request",
-                flush=True,
-            )
-            for service in args.services.split(","):
-                for workers in [int(w) for w in args.workers.split(",")]:
-                    create_devices(service, args.devices, url, creds)
-                    fake_stats(url, ca_file, reset=True)
-                    result = send(settings, workers)
-                    stats = fake_stats(url, ca_file)
-                    result.update(
-                        service=service,
-                        latency_ms=latency * 1000,
-                        ratio_to_reference=round(result["per_second"] / ref["per_second"], 2),
-                        duplicates=stats["duplicates"],
-                        accepted=stats["accepted_total"],
-                        reference_per_second=ref["per_second"],
-                    )
-                    report["runs"].append(result)
-                    print(
-                        f"  {service:8} workers={workers}: {result['per_second']}/s "
-                        f"({result['ratio_to_reference']}× reference), {result['cpu_s_per_1000']} s CPU/1000, "
-                        f"RSS {result['peak_rss_mb']} MB, sent {result['sent']}/{args.devices}, "
-                        f"duplicates {result['duplicates']}",
-                        flush=True,
-                    )
-                if args.dpn:
-                    n = args.devices
-                    if service == "webpush" and n > args.dpn_webpush_cap:
-                        n = args.dpn_webpush_cap
-                    cap_note = f", capped at {n:,} devices" if n < args.devices else ""
-                    fake_stats(url, ca_file, reset=True)
-                    dpn = run_dpn(service, n, url, ca_file)
-                    stats = fake_stats(url, ca_file)
-                    ours = min(
-                        (
-                            r
-                            for r in report["runs"]
-                            if r["service"] == service and r["latency_ms"] == latency * 1000
-                        ),
-                        key=lambda r: r["workers"],
-                        default=None,
-                    )
-                    dpn.update(
-                        service=service,
-                        latency_ms=latency * 1000,
-                        duplicates=stats["duplicates"],
-                        connections_opened=stats["connections_opened"],
-                        status_counts=stats["status_counts"],
-                    )
-                    if n < args.devices:
-                        dpn["capped_devices"] = n
-                    if ours is not None and dpn.get("per_second"):
-                        dpn["ours_to_dpn"] = round(ours["per_second"] / dpn["per_second"], 1)
-                    report["dpn_runs"].append(dpn)
-                    print(dpn_line(dpn, ours, latency, cap_note), flush=True)
+            for _rep in range(args.repeat):
+                ref = json.loads(
+                    subprocess.run(
+                        [
+                            sys.executable,
+                            "-m",
+                            "bench.reference_client",
+                            "--url",
+                            url,
+                            "--ca-file",
+                            ca_file,
+                            "-n",
+                            str(args.devices),
+                        ],
+                        cwd=ROOT,
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    ).stdout.strip()
+                )
+                print(
+                    f"latency {latency * 1000:.0f} ms  reference client: {ref['per_second']}/s, "
+                    f"{ref['cpu_ms_per_request']} ms CPU/request",
+                    flush=True,
+                )
+                for service in args.services.split(","):
+                    for workers in [int(w) for w in args.workers.split(",")]:
+                        create_devices(service, args.devices, url, creds)
+                        fake_stats(url, ca_file, reset=True)
+                        result = send(settings, workers)
+                        stats = fake_stats(url, ca_file)
+                        result.update(
+                            service=service,
+                            latency_ms=latency * 1000,
+                            ratio_to_reference=round(result["per_second"] / ref["per_second"], 2),
+                            duplicates=stats["duplicates"],
+                            accepted=stats["accepted_total"],
+                            reference_per_second=ref["per_second"],
+                        )
+                        report["runs"].append(result)
+                        print(
+                            f"  {service:8} workers={workers}: {result['per_second']}/s "
+                            f"({result['ratio_to_reference']}× reference), {result['cpu_s_per_1000']} s CPU/1000, "
+                            f"RSS {result['peak_rss_mb']} MB, sent {result['sent']}/{args.devices}, "
+                            f"duplicates {result['duplicates']}",
+                            flush=True,
+                        )
+                    if args.dpn:
+                        n = args.devices
+                        if service == "webpush" and n > args.dpn_webpush_cap:
+                            n = args.dpn_webpush_cap
+                        cap_note = f", capped at {n:,} devices" if n < args.devices else ""
+                        fake_stats(url, ca_file, reset=True)
+                        dpn = run_dpn(service, n, url, ca_file)
+                        stats = fake_stats(url, ca_file)
+                        ours = min(
+                            (
+                                r
+                                for r in report["runs"]
+                                if r["service"] == service and r["latency_ms"] == latency * 1000
+                            ),
+                            key=lambda r: r["workers"],
+                            default=None,
+                        )
+                        dpn.update(
+                            service=service,
+                            latency_ms=latency * 1000,
+                            duplicates=stats["duplicates"],
+                            connections_opened=stats["connections_opened"],
+                            status_counts=stats["status_counts"],
+                        )
+                        if n < args.devices:
+                            dpn["capped_devices"] = n
+                        if ours is not None and dpn.get("per_second"):
+                            dpn["ours_to_dpn"] = round(ours["per_second"] / dpn["per_second"], 1)
+                        report["dpn_runs"].append(dpn)
+                        print(dpn_line(dpn, ours, latency, cap_note), flush=True)
         finally:
             server.terminate()
             server.wait(10)
+    if args.repeat > 1:
+        print_medians(report)
     if args.dpn:
         dpn_table(report)
     out = ROOT / "bench" / "results"

@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     # platform backend's OPTIONS. A platform with no application listed has one: "default".
     "APPLICATIONS": {},
     "CHUNK_SIZE": 500,
+    # Chunks per Celery task: a worker process runs a task's chunks pipelined (the database work of
+    # one overlaps the sends of the others), so one process keeps the wire full; 1 is one chunk a task.
+    "CHUNKS_PER_TASK": 4,
     # Transient failures (429, 5xx, timeouts) are retried with backoff for this many seconds after the
     # delivery was planned; then it is marked failed (or unknown, when it may have been delivered).
     "RETRY_BUDGET": 900.0,
@@ -171,6 +174,10 @@ class PushSettings:
     @property
     def CHUNK_SIZE(self) -> int:
         return int(self.user_settings.get("CHUNK_SIZE", DEFAULTS["CHUNK_SIZE"]))
+
+    @property
+    def CHUNKS_PER_TASK(self) -> int:
+        return int(self.user_settings.get("CHUNKS_PER_TASK", DEFAULTS["CHUNKS_PER_TASK"]))
 
     @property
     def MAX_ATTEMPTS(self) -> int | None:

@@ -46,7 +46,7 @@ from django_push.backends.apns_tokens import (
     provider_tokens,
 )
 from django_push.backends.base import REQUIRED
-from django_push.backends.http import retry_after_seconds
+from django_push.backends.http import retry_after_seconds, url_with_path
 from django_push.exceptions import (
     InvalidTarget,
     PushAuthError,
@@ -224,7 +224,7 @@ class APNsBackend(ChannelsMixin):
         body, headers = self.encode(message)
         base = self.options["sandbox_url" if target.environment == "sandbox" else "production_url"]
         return httpx.Request(
-            "POST", f"{base.rstrip('/')}/3/device/{target.address}", headers=headers, content=body
+            "POST", url_with_path(base, f"/3/device/{target.address}"), headers=headers, content=body
         )
 
     def authorize(self, request: httpx.Request) -> SendResult | None:

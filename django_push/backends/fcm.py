@@ -20,7 +20,7 @@ import httpx
 
 from django_push.backends.base import REQUIRED
 from django_push.backends.fcm_topics import TOPIC_RE, manage_topic
-from django_push.backends.http import HTTPBackend, retry_after_seconds
+from django_push.backends.http import HTTPBackend, parsed_url, retry_after_seconds
 from django_push.backends.payload import FCM_PAYLOAD_LIMIT, dumps, fcm_message
 from django_push.exceptions import (
     InvalidTarget,
@@ -244,7 +244,7 @@ class FCMBackend(HTTPBackend):
             b"," + members if members else b"",
         )
         headers = {"content-type": "application/json; charset=UTF-8"}
-        return httpx.Request("POST", self.url, headers=headers, content=content)
+        return httpx.Request("POST", parsed_url(self.url), headers=headers, content=content)
 
     def build_request(self, message: PushMessage, target: Target) -> httpx.Request:
         if not target.address:

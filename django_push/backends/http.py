@@ -10,7 +10,9 @@ credentials can expire early, :meth:`HTTPBackend.refresh_credentials`. The excha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import httpx
@@ -21,7 +23,46 @@ from django_push.message import PushMessage, Target
 from django_push.results import SendResult
 from django_push.transport.errors import RESEND, RESEND_AT_ONCE, TransportClosed
 
-__all__ = ["HTTPBackend", "retry_after_seconds"]
+__all__ = ["HTTPBackend", "parsed_url", "retry_after_seconds", "url_with_path"]
+
+#: A path that needs no percent-encoding: what url_with_path may splice in unparsed.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
+
+
+@lru_cache(maxsize=64)
+def parsed_url(url: str) -> httpx.URL:
+    """``httpx.URL(url)``, parsed once per URL (a fixed endpoint, such as FCM's, or a base)."""
+    return httpx.URL(url)
+
+
+def _splice(base: httpx.URL, path: str) -> httpx.URL:
+    url = httpx.URL.__new__(httpx.URL)
+    url._uri_reference = base._uri_reference._replace(path=path)
+    return url
+
+
+def _splice_works() -> bool:
+    """Whether this httpx keeps a URL as a ParseResult named tuple (0.23 to 0.29 do): checked once."""
+    try:
+        sample = "https://example.com:8443/3/device/ab01"
+        return _splice(httpx.URL("https://example.com:8443"), "/3/device/ab01") == httpx.URL(sample)
+    except Exception:  # a future httpx: parse every URL, as before
+        return False
+
+
+_SPLICE = _splice_works()
+
+
+def url_with_path(base: str, path: str) -> httpx.URL:
+    """``base`` (scheme://host[:port]) with ``path``, for a request per device.
+
+    Why: ``httpx.URL(str)`` parses and validates the whole URL, about 30 µs, a tenth of the CPU a
+    push costs. The base is parsed once; a plain path (APNs' ``/3/device/<hex token>``) is spliced
+    into it unparsed. Anything else, or an httpx whose URL internals differ, is parsed in full."""
+    parsed = parsed_url(base.rstrip("/"))
+    if _SPLICE and not parsed.raw_path.strip(b"/") and _PLAIN_PATH.fullmatch(path):
+        return _splice(parsed, path)
+    return httpx.URL(f"{base.rstrip('/')}{path}")
 
 
 class HTTPBackend(BaseBackend):

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from django_push.conf import push_settings
 from django_push.models import Device, DeviceKind, Notification, Platform
+from django_push.models.sql import AnyOf
 from django_push.results import AUTH_ERROR_CODE, DeliveryStatus, SendResult
 from django_push.signals import device_deactivated
 
@@ -57,7 +58,7 @@ def apply(outcomes: Sequence[tuple[Device, SendResult]], now: datetime | None = 
             failed[_reason(result)[:255]].append(device.pk)
 
     if sent_ids:
-        Device.objects.filter(pk__in=sent_ids).update(
+        Device.objects.filter(AnyOf("pk", sent_ids)).update(
             last_success_at=now, failure_count=0, last_failure_reason=""
         )
     deactivated = 0

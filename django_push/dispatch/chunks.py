@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import queue
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from django_push.exceptions import PushAuthError, PushConfigurationError
 from django_push.handler import backends
 from django_push.message import PushMessage
 from django_push.models import Delivery, DeliveryPolicy, Device, Notification, NotificationStatus, Platform
+from django_push.models.sql import AnyOf
 from django_push.results import DeliveryStatus, SendResult
 from django_push.transport import loop
 
@@ -71,26 +72,40 @@ def enqueue_chunk(
 
 
 def process_chunk(notification_id: int, device_ids: Sequence[int], attempt: int = 1) -> None:
-    """Send one chunk: claim its open deliveries, send, record as answers arrive, schedule retries."""
+    """Send one job's devices: claim their open deliveries, send, record as answers arrive, schedule
+    retries. A job of more than ``CHUNK_SIZE`` devices (the planner gives a Celery task
+    ``CHUNKS_PER_TASK`` chunks) runs as that many chunks, pipelined (:func:`process_chunks`)."""
+    size = push_settings.CHUNK_SIZE
+    if len(device_ids) > size:
+        chunks = (device_ids[start : start + size] for start in range(0, len(device_ids), size))
+        process_chunks(notification_id, chunks, attempt)
+        return
     batch = _prepare(notification_id, device_ids, attempt)
     if batch is not None:
         _finish(_start(batch))
 
 
-def process_chunks(notification_id: int, chunks: Iterable[Sequence[int]]) -> None:
-    """Send several chunks of one notification, pipelined: the database work of the next chunk (claim,
-    filters, rendering) runs while the previous one's pushes are in flight, and at most two chunks are
-    in flight, so the wire stays full across chunk boundaries. Used by the inline planner; each chunk
-    is claimed, recorded and retried exactly as :func:`process_chunk` does it."""
-    in_flight: _InFlight | None = None
+#: Chunks in flight at once in :func:`process_chunks`: while the oldest one's answers are written,
+#: the newer ones keep the wire full (with two, the wire ran dry whenever recording a chunk took
+#: longer than sending the next).
+PIPELINE_DEPTH = 3
+
+
+def process_chunks(notification_id: int, chunks: Iterable[Sequence[int]], attempt: int = 1) -> None:
+    """Send several chunks of one notification, pipelined: the database work of the next chunks
+    (claim, filters, rendering) runs while earlier ones' pushes are in flight, and up to
+    :data:`PIPELINE_DEPTH` chunks are in flight, so the wire stays full across chunk boundaries and
+    while answers are written. Used by the inline planner and by multi-chunk jobs; each chunk is
+    claimed, recorded and retried exactly as :func:`process_chunk` does it."""
+    in_flight: deque[_InFlight] = deque()
     for device_ids in chunks:
-        batch = _prepare(notification_id, device_ids, 1)
-        started = _start(batch) if batch is not None else None
-        if in_flight is not None:
-            _finish(in_flight)
-        in_flight = started
-    if in_flight is not None:
-        _finish(in_flight)
+        batch = _prepare(notification_id, device_ids, attempt)
+        if batch is not None:
+            in_flight.append(_start(batch))
+        while len(in_flight) >= PIPELINE_DEPTH or (in_flight and in_flight[0].done()):
+            _finish(in_flight.popleft())
+    while in_flight:
+        _finish(in_flight.popleft())
 
 
 @dataclasses.dataclass
@@ -111,13 +126,17 @@ class _InFlight:
     answers: queue.SimpleQueue[Outcome]
     retry: list[tuple[int, float]]
 
+    def done(self) -> bool:
+        """Every push of the chunk was answered (its answers may still wait to be written)."""
+        return self.future is None or self.future.done()
+
 
 def _prepare(notification_id: int, device_ids: Sequence[int], attempt: int) -> _Batch | None:
     notification = Notification.objects.filter(pk=notification_id).first()
     if notification is None:
         return None
     now = timezone.now()
-    devices = {d.pk: d for d in Device.objects.filter(pk__in=device_ids).only(*DEVICE_FIELDS)}
+    devices = {d.pk: d for d in Device.objects.filter(AnyOf("pk", device_ids)).only(*DEVICE_FIELDS)}
     missing = len(set(device_ids) - set(devices))
     if missing and attempt == 1:
         # Deleted since the audience was resolved: nothing to send, but the count must add up.
@@ -189,8 +208,8 @@ def _claim(notification: Notification, device_ids: list[int], now: datetime) -> 
     claimable = Delivery.objects.filter(
         Q(claim="") | Q(in_flight_since__lt=stale),
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        AnyOf("device_id", device_ids),
         notification_id=notification.pk,
-        device_id__in=device_ids,
         status__in=OPEN,
     )
     orphaned = claimable.exclude(claim="")

@@ -184,11 +184,19 @@ def plan(notification_id: int, inline: bool = False) -> None:
 
     if inline or not jobs.use_celery():
         # In this process (send_message, or no Celery): pipelined, so the database work of the next
-        # chunk overlaps the sends of the current one. With Celery, one task per chunk instead.
+        # chunk overlaps the sends of the current one. With Celery, CHUNKS_PER_TASK chunks per task.
         process_chunks(notification.pk, planned_chunks())
     else:
+        # CHUNKS_PER_TASK chunks per task: the worker runs them pipelined (process_chunk splits them),
+        # as the inline planner does. Each chunk's deliveries exist before its task is queued.
+        group: list[int] = []
         for ids in planned_chunks():
-            enqueue_chunk(notification.pk, ids)
+            group += ids
+            if len(group) >= push_settings.CHUNK_SIZE * push_settings.CHUNKS_PER_TASK:
+                enqueue_chunk(notification.pk, group)
+                group = []
+        if group:
+            enqueue_chunk(notification.pk, group)
     Notification.objects.filter(pk=notification.pk).update(targeted=total, planned_at=timezone.now())
     maybe_finish(notification.pk)
     if per_device is None:

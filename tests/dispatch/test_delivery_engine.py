@@ -184,9 +184,20 @@ def test_a_notification_type_sets_the_policy(settings):
         NotificationType("x", delivery_policy="exactly_once")
 
 
-def test_process_chunks_overlaps_the_next_chunks_database_work_with_the_sends(monkeypatch):
-    """The pipeline: chunk 2 is claimed while chunk 1's pushes are still in flight, and every chunk
-    is recorded exactly as process_chunk records it."""
+@pytest.mark.parametrize(
+    "depth, expected",
+    [
+        (2, ["prepare 2", "prepare 2", "finish", "prepare 2", "finish", "finish"]),
+        (3, ["prepare 2", "prepare 2", "prepare 2", "finish", "finish", "finish"]),
+    ],
+)
+def test_process_chunks_overlaps_the_next_chunks_database_work_with_the_sends(monkeypatch, depth, expected):
+    """The pipeline: later chunks are claimed and sent while the first one's pushes are still in
+    flight (up to PIPELINE_DEPTH chunks), and every chunk is recorded exactly as process_chunk
+    records it."""
+    monkeypatch.setattr(chunks, "PIPELINE_DEPTH", depth)
+    # As if no chunk were answered before the next is prepared (the test backend answers at once).
+    monkeypatch.setattr(chunks._InFlight, "done", lambda self: False)
     devices = DeviceFactory.create_batch(6)
     n = dispatch.create(audience={"devices": [d.pk for d in devices]}, title="pipelined")
     events: list[str] = []
@@ -208,6 +219,102 @@ def test_process_chunks_overlaps_the_next_chunks_database_work_with_the_sends(mo
     recording.create_deliveries(n.pk, ids, timezone.now())
     Notification.objects.filter(pk=n.pk).update(status="sending", targeted=6, planned_at=timezone.now())
     dispatch.process_chunks(n.pk, [ids[:2], ids[2:4], ids[4:]])
-    assert events == ["prepare 2", "prepare 2", "finish", "prepare 2", "finish", "finish"]
+    assert events == expected
     n.refresh_from_db()
     assert (n.sent, n.status) == (6, "done") and len(testing.outbox) == 6
+
+
+def test_a_job_of_several_chunks_runs_them_pipelined(monkeypatch):
+    """process_chunk (a Celery task's body) given CHUNKS_PER_TASK chunks' devices splits them into
+    CHUNK_SIZE chunks and sends them through the pipeline, each claimed and recorded on its own."""
+    devices = DeviceFactory.create_batch(7)
+    ids = [d.pk for d in devices]
+    n = dispatch.create(audience={"devices": ids}, title="one job, three chunks")
+    from django_push.dispatch import recording
+
+    recording.create_deliveries(n.pk, ids, timezone.now())
+    Notification.objects.filter(pk=n.pk).update(status="sending", targeted=7, planned_at=timezone.now())
+    prepared: list[int] = []
+    real_prepare = chunks._prepare
+    monkeypatch.setattr(
+        chunks,
+        "_prepare",
+        lambda nid, chunk, attempt: prepared.append(len(chunk)) or real_prepare(nid, chunk, attempt),
+    )
+    with testing.override_push_backends(CHUNK_SIZE=3) as outbox:
+        dispatch.process_chunk(n.pk, ids)
+        assert len(outbox) == 7
+    assert prepared == [3, 3, 1]
+    n.refresh_from_db()
+    assert (n.sent, n.status) == (7, "done")
+
+
+@pytest.mark.parametrize("per_task, jobs_expected", [(1, [3, 3, 3, 1]), (2, [6, 4]), (4, [10])])
+def test_the_celery_planner_queues_chunks_per_task_chunks_per_job(monkeypatch, per_task, jobs_expected):
+    """With Celery, one task carries CHUNKS_PER_TASK chunks (the worker pipelines them), and every
+    device's delivery exists before its task is queued (the ledger)."""
+    devices = DeviceFactory.create_batch(10)
+    queued: list[tuple] = []
+
+    def enqueue(task_name, func, *args, countdown=None):
+        if task_name == chunks.CHUNK_TASK:
+            nid, ids = args[0], args[1]
+            assert Delivery.objects.filter(notification_id=nid, device_id__in=ids).count() == len(ids)
+            queued.append(args)
+            return
+        func(*args)
+
+    monkeypatch.setattr(jobs, "use_celery", lambda: True)
+    monkeypatch.setattr(jobs, "enqueue", enqueue)
+    with testing.override_push_backends(CHUNK_SIZE=3, CHUNKS_PER_TASK=per_task):
+        n = dispatch.notify(audience={"all": True}, title="grouped")
+        assert [len(args[1]) for args in queued] == jobs_expected
+        assert sorted(pk for args in queued for pk in args[1]) == sorted(d.pk for d in devices)
+        for args in queued:  # the worker runs them
+            dispatch.process_chunk(*args)
+    n.refresh_from_db()
+    assert (n.sent, n.status) == (10, "done")
+
+
+def test_recording_writes_the_outcome_and_the_provider_message_id_in_one_update():
+    """SENT answers with a message id get status, attempts, sent_at and message_id from one
+    UPDATE … FROM (VALUES …); answers without one, and other outcomes, are written as before."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_push.dispatch import recording
+    from django_push.dispatch.recording import Outcome
+
+    devices = DeviceFactory.create_batch(4)
+    n = dispatch.create(audience={"devices": [d.pk for d in devices]}, title="ids")
+    now = timezone.now()
+    recording.create_deliveries(n.pk, [d.pk for d in devices], now)
+    rows = {d.device_id: d for d in Delivery.objects.filter(notification=n)}
+    results = [
+        SendResult(DeliveryStatus.SENT, message_id="apns-id-1"),
+        SendResult(DeliveryStatus.SENT, message_id="apns-id-2"),
+        SendResult(DeliveryStatus.SENT),
+        SendResult.unavailable("500", "InternalServerError"),
+    ]
+    outcomes = [
+        Outcome(rows[d.pk].pk, 0, d, r, created_at=now) for d, r in zip(devices, results, strict=True)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        retry = recording.record(n, outcomes, now)
+    assert [pk for pk, _ in retry] == [devices[3].pk]
+    got = {d.device_id: d for d in Delivery.objects.filter(notification=n)}
+    assert [(got[d.pk].status, got[d.pk].message_id, got[d.pk].attempts) for d in devices] == [
+        ("sent", "apns-id-1", 1),
+        ("sent", "apns-id-2", 1),
+        ("sent", "", 1),
+        ("unavailable", "", 1),
+    ]
+    assert all(got[d.pk].sent_at == now and got[d.pk].claim == "" for d in devices[:3])
+    assert got[devices[3].pk].sent_at is None
+    delivery_updates = [
+        q["sql"] for q in queries if q["sql"].startswith(("UPDATE", "WITH")) and "delivery" in q["sql"]
+    ]
+    assert sum("message_id" in sql for sql in delivery_updates) == 1
+    assert len(delivery_updates) == 3  # sent with ids, sent without, unavailable
+    n.refresh_from_db()
+    assert n.sent == 3

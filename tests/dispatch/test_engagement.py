@@ -120,3 +120,20 @@ def test_unknown_event_is_a_400():
     assert info.value.status == 400
     assert Notification.objects.count() == 0
     assert json.dumps(engagement.EVENTS)  # the vocabulary the API documents
+
+
+def test_a_chunks_references_are_what_sign_makes_and_verify_accepts():
+    """references() signs a chunk with one timestamp and one keyed HMAC: each reference must be
+    byte for byte what django.core.signing makes (sign()), and verify() must accept it."""
+    from unittest import mock
+
+    from django_push.dispatch import engagement as eng
+    from django_push.models import Notification
+
+    devices = DeviceFactory.create_batch(3)
+    notification = Notification.objects.create(title="refs")
+    with mock.patch("django.core.signing.time.time", return_value=1_800_000_000):
+        refs = eng.references(notification, devices)
+        assert refs == {d.pk: eng.sign(notification.public_id, d.public_id) for d in devices}
+    for d in devices:
+        assert eng.verify(refs[d.pk]) == (notification.public_id, d.public_id)
