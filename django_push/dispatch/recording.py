@@ -22,7 +22,7 @@ from django_push.dispatch.backoff import scheduled_retry
 from django_push.exceptions import PushConfigurationError
 from django_push.handler import backends
 from django_push.models import Delivery, DeliveryPolicy, Device, Notification
-from django_push.models.sql import AnyOf
+from django_push.models.sql import AnyOf, any_of_sql
 from django_push.results import DeliveryStatus, SendResult
 from django_push.signals import post_send
 
@@ -239,15 +239,11 @@ def create_deliveries(notification_id: int, device_ids: Sequence[int], now: date
         "created_at",
         "updated_at",
     )
-    ids: list[Any]
-    if connection.vendor == "postgresql":  # one array parameter, not one per device (see models.sql)
-        members, ids = "= ANY(%s::bigint[])", [[int(pk) for pk in device_ids]]
-    else:
-        members, ids = f"IN ({', '.join(['%s'] * len(device_ids))})", list(device_ids)
+    members, ids = any_of_sql(f"d.{_qn('id')}", [int(pk) for pk in device_ids], connection.vendor)
     sql = (
         f"INSERT INTO {_qn(delivery)} ({', '.join(map(qn, columns))}) "
         f"SELECT %s, d.{_qn('id')}, d.{_qn('platform')}, %s, 0, '', '', '', %s, '', %s, %s "
-        f"FROM {_qn(device)} d WHERE d.{_qn('id')} {members} "
+        f"FROM {_qn(device)} d WHERE {members} "
         f"ON CONFLICT ({_qn('notification_id')}, {_qn('device_id')}) DO NOTHING"
     )
     with connection.cursor() as cursor:

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db.models import F, Lookup
 
-__all__ = ["AnyOf"]
+__all__ = ["AnyOf", "any_of_sql"]
 
 
 class AnyOf(Lookup):
@@ -32,6 +32,13 @@ class AnyOf(Lookup):
         if not values:
             raise EmptyResultSet
         lhs, params = self.process_lhs(compiler, connection)
-        if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s::bigint[])", (*params, values)
-        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", (*params, *values)
+        sql, members = any_of_sql(lhs, values, connection.vendor)
+        return sql, (*params, *members)
+
+
+def any_of_sql(lhs: str, values: list[int], vendor: str) -> tuple[str, list[Any]]:
+    """``lhs`` is one of ``values`` (non-empty), as SQL and its parameters: one array parameter on
+    PostgreSQL, ``IN (%s, …)`` elsewhere. For raw SQL on the hot path, and for :class:`AnyOf`."""
+    if vendor == "postgresql":
+        return f"{lhs} = ANY(%s::bigint[])", [values]
+    return f"{lhs} IN ({', '.join(['%s'] * len(values))})", list(values)
